@@ -1,0 +1,299 @@
+//! The `corpus` command line: `build` runs every stage locally, `stage` runs one task (what a cluster
+//! scheduler calls), `status` and `inspect` read a work directory. Exit codes: 0 success, 1 failure while
+//! working, 2 a configuration (or usage) that was refused before any work started.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::ConfigError;
+use crate::plan::{Overrides, plan};
+use crate::progress::{LogWriter, StageProgress};
+use crate::runner::{
+    ConfigChanged, check_or_reset, finish_if_complete, run_one_task, run_stage, stage_hashes,
+    write_run_json,
+};
+use crate::storage::Storage;
+use crate::{inspect, stages};
+
+/// Builds GPT-3-style pre-training corpora: raw sources in, llm.c token shards and Parquet reports out.
+#[derive(Debug, Parser)]
+#[command(name = "corpus", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every stage of a config locally, stage after stage, tasks in parallel; finished tasks are skipped.
+    Build {
+        /// The run configuration (TOML), e.g. configs/quickstart.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// Work directory (local path or s3://bucket/prefix); overrides run.work.
+        #[arg(long)]
+        work: Option<String>,
+        /// Tasks per stage; overrides run.tasks. Output bytes do not depend on it.
+        #[arg(long)]
+        tasks: Option<usize>,
+        /// Worker threads (default: all cores). Output bytes do not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Discard results of a different configuration found in the work directory instead of refusing.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run exactly one task of one stage (for a cluster scheduler: Slurm array index, indexed Job...).
+    Stage {
+        /// Stage name: ingest, tokenize or shard.
+        name: String,
+        /// The run configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Task index, 0-based.
+        #[arg(long)]
+        task: usize,
+        /// Number of tasks of the stage; overrides run.tasks.
+        #[arg(long)]
+        tasks: Option<usize>,
+        /// Work directory (local path or s3://bucket/prefix); overrides run.work.
+        #[arg(long)]
+        work: Option<String>,
+        /// Worker threads for this task (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Replace this task's result if it came from a different configuration.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show, per stage, tasks done / total and documents in / out / rejected.
+    Status {
+        /// Work directory of the run.
+        #[arg(long)]
+        work: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Look at the outputs of a run.
+    Inspect {
+        /// What to inspect.
+        #[command(subcommand)]
+        what: InspectCommand,
+    },
+}
+
+/// `corpus inspect` targets.
+#[derive(Debug, Subcommand)]
+pub enum InspectCommand {
+    /// Shard count, tokens, documents, tokens per source, file checks and a decoded sample.
+    Shards {
+        /// Work directory of the run.
+        #[arg(long)]
+        work: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("CORPUS_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(LogWriter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+    match dispatch(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<ConfigError>().is_some()
+                || e.downcast_ref::<ConfigChanged>().is_some()
+            {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+    let n = threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    if n == 0 {
+        return Err(ConfigError::invalid("--threads", "must be at least 1").into());
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .thread_name(|i| format!("corpus-worker-{i}"))
+        .build()
+        .context("cannot start worker threads")
+}
+
+fn dispatch(command: Command) -> Result<()> {
+    match command {
+        Command::Build {
+            config,
+            work,
+            tasks,
+            threads,
+            force,
+        } => {
+            let pool = thread_pool(threads)?;
+            build(&config, &Overrides { work, tasks }, &pool, force)
+        }
+        Command::Stage {
+            name,
+            config,
+            task,
+            tasks,
+            work,
+            threads,
+            force,
+        } => {
+            let pool = thread_pool(threads)?;
+            one_task(
+                &name,
+                &config,
+                task,
+                &Overrides { work, tasks },
+                &pool,
+                force,
+            )
+        }
+        Command::Status { work, json } => {
+            let storage = Storage::new()?;
+            let report = inspect::status(&storage, &work)?;
+            print_report(&report, json, inspect::render_status)
+        }
+        Command::Inspect {
+            what: InspectCommand::Shards { work, json },
+        } => {
+            let storage = Storage::new()?;
+            let report = inspect::shards(&storage, &work)?;
+            print_report(&report, json, inspect::render_shards)
+        }
+    }
+}
+
+fn print_report(
+    report: &serde_json::Value,
+    json: bool,
+    render: fn(&serde_json::Value) -> String,
+) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        print!("{}", render(report));
+    }
+    Ok(())
+}
+
+fn build(
+    config: &std::path::Path,
+    overrides: &Overrides,
+    pool: &rayon::ThreadPool,
+    force: bool,
+) -> Result<()> {
+    let started = Instant::now();
+    let storage: Arc<Storage> = Storage::new()?;
+    let run = plan(&storage, config, overrides)?;
+    let stages = stages::all();
+    let hashes = stage_hashes(&run, &stages);
+    let reset = check_or_reset(&run, &stages, &hashes, force)?;
+    if !reset.is_empty() {
+        tracing::warn!(
+            "--force: discarded results of stages {} from a different configuration",
+            reset.join(", ")
+        );
+    }
+    write_run_json(&run, &stages, &hashes)?;
+    tracing::info!(
+        "building {} from {} input files of {} sources: {} tasks per stage, {} threads",
+        run.work,
+        run.inputs.len(),
+        run.config.sources.len(),
+        run.tasks,
+        pool.current_num_threads()
+    );
+    for (stage, hash) in stages.iter().zip(&hashes) {
+        let progress = StageProgress::new(stage.name(), run.tasks);
+        let (ran, skipped) = pool.install(|| run_stage(&run, stage.as_ref(), hash, &progress))?;
+        progress.finish();
+        tracing::info!("{}: {ran} tasks ran, {skipped} skipped", stage.name());
+    }
+    let summary = inspect::shards(&storage, run.work.url())?;
+    tracing::info!(
+        "done in {:.1}s: {} shards, {} tokens, {} documents in {}",
+        started.elapsed().as_secs_f64(),
+        summary["shards"].as_u64().unwrap_or(0),
+        summary["tokens"].as_u64().unwrap_or(0),
+        summary["documents"].as_u64().unwrap_or(0),
+        run.work.child("shards")
+    );
+    Ok(())
+}
+
+fn one_task(
+    name: &str,
+    config: &std::path::Path,
+    task: usize,
+    overrides: &Overrides,
+    pool: &rayon::ThreadPool,
+    force: bool,
+) -> Result<()> {
+    let storage: Arc<Storage> = Storage::new()?;
+    let run = plan(&storage, config, overrides)?;
+    let stages = stages::all();
+    let Some(index) = stages.iter().position(|s| s.name() == name) else {
+        return Err(ConfigError::invalid(
+            "stage",
+            format!(
+                "unknown stage '{name}' (allowed: {})",
+                stages::names().join(", ")
+            ),
+        )
+        .into());
+    };
+    if task >= run.tasks {
+        return Err(ConfigError::invalid(
+            "--task",
+            format!(
+                "{task} is out of range for {} tasks (0..{})",
+                run.tasks, run.tasks
+            ),
+        )
+        .into());
+    }
+    let hashes = stage_hashes(&run, &stages);
+    write_run_json(&run, &stages, &hashes)?;
+    let stage = stages[index].as_ref();
+    let progress = StageProgress::hidden();
+    pool.install(|| run_one_task(&run, stage, &hashes[index], task, &progress, force))?;
+    if finish_if_complete(&run, stage)? {
+        tracing::info!(
+            "{}: all {} tasks done, report written",
+            stage.name(),
+            run.tasks
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,343 @@
+//! The run configuration (`configs/*.toml`): parsed with unknown keys refused, then validated as a whole
+//! before any work starts, so a typo never costs a half-finished run. Errors name the field
+//! (`sources[1].format`) and, where the value comes from a fixed set, the allowed values.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use corpus_tokenizer::Encoding;
+use serde::{Deserialize, Serialize};
+
+use crate::sources::Format;
+
+/// A configuration that cannot be run; the message names the field.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The config path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// TOML syntax, an unknown key or a wrong type.
+    #[error("invalid config {path}: {message}")]
+    Parse {
+        /// The config path.
+        path: String,
+        /// The parser's message (names the key and shows the line).
+        message: String,
+    },
+    /// A value that parses but cannot be used.
+    #[error("invalid config: {field}: {message}")]
+    Invalid {
+        /// Dotted path of the field, e.g. `sources[0].weight`.
+        field: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// An error about one field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where and how the run executes.
+    pub run: RunConfig,
+    /// The input sources, in the order their documents enter the corpus.
+    pub sources: Vec<SourceConfig>,
+    /// The BPE encoding for shards.
+    #[serde(default)]
+    pub tokenizer: TokenizerConfig,
+    /// Shard size and the validation split.
+    #[serde(default)]
+    pub shards: ShardsConfig,
+}
+
+/// `[run]`: work directory, seed and task count.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Work directory: a local path or `s3://bucket/prefix`.
+    pub work: String,
+    /// Seed of every random choice of the run.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Tasks per stage when run locally (and the `n` of `part-i-of-n` files).
+    #[serde(default = "default_tasks")]
+    pub tasks: usize,
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+fn default_tasks() -> usize {
+    4
+}
+
+/// `[[sources]]`: one named source and its files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Source name; becomes the `source` column (`common_crawl`, `webtext2`, `books1`, ...).
+    pub name: String,
+    /// Reader format (see [`Format::ALLOWED`]).
+    pub format: String,
+    /// Globs of input files, local or `s3://`.
+    pub paths: Vec<String>,
+    /// Mixing weight (GPT-3 Table 2.2).
+    pub weight: f64,
+    /// JSONL: dotted path of the text field.
+    #[serde(default = "default_text_field")]
+    pub text_field: String,
+    /// JSONL: dotted path of the record's own id, kept in `meta.orig_id`.
+    #[serde(default)]
+    pub id_field: Option<String>,
+    /// JSONL: dotted path of the URL field.
+    #[serde(default)]
+    pub url_field: Option<String>,
+    /// JSONL: dotted path of the title field.
+    #[serde(default)]
+    pub title_field: Option<String>,
+}
+
+fn default_text_field() -> String {
+    "text".to_string()
+}
+
+/// `[tokenizer]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenizerConfig {
+    /// Encoding name (see [`Encoding::ALLOWED`]).
+    pub encoding: String,
+}
+
+impl Default for TokenizerConfig {
+    fn default() -> Self {
+        TokenizerConfig {
+            encoding: "r50k_base".to_string(),
+        }
+    }
+}
+
+/// `[shards]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardsConfig {
+    /// Tokens per shard file (every shard but the last of each split has exactly this many).
+    #[serde(default = "default_tokens_per_shard")]
+    pub tokens_per_shard: u64,
+    /// Fraction of documents (by id hash) that go to the validation split.
+    #[serde(default = "default_val_fraction")]
+    pub val_fraction: f64,
+}
+
+impl Default for ShardsConfig {
+    fn default() -> Self {
+        ShardsConfig {
+            tokens_per_shard: default_tokens_per_shard(),
+            val_fraction: default_val_fraction(),
+        }
+    }
+}
+
+fn default_tokens_per_shard() -> u64 {
+    100_000_000
+}
+
+fn default_val_fraction() -> f64 {
+    0.0005
+}
+
+impl Config {
+    /// Reads and parses a config file (no validation yet: see [`Config::validate`]).
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses config text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Checks every field that can be checked without touching storage.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.run.work.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "run.work",
+                "must be a local path or s3://bucket/prefix",
+            ));
+        }
+        if self.run.tasks == 0 || self.run.tasks > 99_999 {
+            return Err(ConfigError::invalid(
+                "run.tasks",
+                format!("{} is out of range 1..=99999", self.run.tasks),
+            ));
+        }
+        if self.sources.is_empty() {
+            return Err(ConfigError::invalid(
+                "sources",
+                "at least one [[sources]] entry is needed",
+            ));
+        }
+        let mut names = BTreeSet::new();
+        for (i, s) in self.sources.iter().enumerate() {
+            let field = |f: &str| format!("sources[{i}].{f}");
+            if s.name.is_empty()
+                || !s
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(ConfigError::invalid(
+                    field("name"),
+                    format!(
+                        "'{}' must be non-empty ASCII letters, digits, '_' or '-'",
+                        s.name
+                    ),
+                ));
+            }
+            if !names.insert(s.name.as_str()) {
+                return Err(ConfigError::invalid(
+                    field("name"),
+                    format!("'{}' is used by two sources", s.name),
+                ));
+            }
+            s.format
+                .parse::<Format>()
+                .map_err(|e| ConfigError::invalid(field("format"), e))?;
+            if s.paths.is_empty() {
+                return Err(ConfigError::invalid(
+                    field("paths"),
+                    "at least one path or glob is needed",
+                ));
+            }
+            if !s.weight.is_finite() || s.weight < 0.0 {
+                return Err(ConfigError::invalid(
+                    field("weight"),
+                    format!("{} must be a finite number >= 0", s.weight),
+                ));
+            }
+            if s.text_field.is_empty() {
+                return Err(ConfigError::invalid(
+                    field("text_field"),
+                    "must not be empty",
+                ));
+            }
+        }
+        self.encoding()?;
+        if self.shards.tokens_per_shard == 0
+            || self.shards.tokens_per_shard > corpus_sharder::ShardHeader::MAX_TOKENS
+        {
+            return Err(ConfigError::invalid(
+                "shards.tokens_per_shard",
+                format!(
+                    "{} is out of range 1..={}",
+                    self.shards.tokens_per_shard,
+                    corpus_sharder::ShardHeader::MAX_TOKENS
+                ),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.shards.val_fraction) {
+            return Err(ConfigError::invalid(
+                "shards.val_fraction",
+                format!("{} must be in [0, 1)", self.shards.val_fraction),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The tokenizer encoding, or an error naming `tokenizer.encoding` and the allowed values.
+    pub fn encoding(&self) -> Result<Encoding, ConfigError> {
+        self.tokenizer
+            .encoding
+            .parse::<Encoding>()
+            .map_err(|e| ConfigError::invalid("tokenizer.encoding", e.to_string()))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+        [run]
+        work = "out/x"
+        [[sources]]
+        name = "webtext2"
+        format = "jsonl"
+        paths = ["a/*.jsonl.zst"]
+        weight = 0.22
+    "#;
+
+    fn invalid_field(text: &str) -> String {
+        match Config::parse(text, "t.toml").and_then(|c| c.validate()) {
+            Err(ConfigError::Invalid { field, .. }) => field,
+            other => panic!("expected a field error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_fill_optional_tables() {
+        let c = Config::parse(GOOD, "t.toml").unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.run.seed, 42);
+        assert_eq!(c.tokenizer.encoding, "r50k_base");
+        assert_eq!(c.shards.tokens_per_shard, 100_000_000);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let err = Config::parse(
+            &GOOD.replace("weight = 0.22", "weight = 0.22\nwieght = 1"),
+            "t.toml",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("wieght"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        assert_eq!(
+            invalid_field(&GOOD.replace("0.22", "-1.0")),
+            "sources[0].weight"
+        );
+        assert_eq!(
+            invalid_field(&GOOD.replace("\"jsonl\"", "\"xml\"")),
+            "sources[0].format"
+        );
+        assert_eq!(
+            invalid_field(&format!("{GOOD}\n[tokenizer]\nencoding = \"gpt5\"")),
+            "tokenizer.encoding"
+        );
+        assert_eq!(
+            invalid_field(&format!("{GOOD}\n[shards]\nval_fraction = 1.5")),
+            "shards.val_fraction"
+        );
+        assert_eq!(
+            invalid_field(&GOOD.replace("paths = [\"a/*.jsonl.zst\"]", "paths = []")),
+            "sources[0].paths"
+        );
+    }
+}

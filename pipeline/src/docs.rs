@@ -1,0 +1,425 @@
+//! Document batches (DESIGN.md §3): the Arrow schema every stage reads and writes, a builder that sizes
+//! batches by bytes, reject rows, and the Parquet (zstd) files that carry them between stages.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use arrow::array::{
+    Array, ArrayRef, RecordBatch, StringArray, StringBuilder, StringDictionaryBuilder,
+    UInt64Builder,
+};
+use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ArrowReaderOptions;
+use parquet::arrow::async_reader::{
+    AsyncFileReader, ParquetRecordBatchStream, ParquetRecordBatchStreamBuilder,
+};
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use parquet::file::properties::WriterProperties;
+
+use crate::storage::{Location, ObjectWriter, Storage, Written};
+
+/// Uncompressed bytes after which a Parquet row group is closed (DESIGN.md §3: 64-128 MiB).
+pub const ROW_GROUP_BYTES: usize = 96 << 20;
+/// Text bytes after which an in-memory batch is handed on.
+pub const BATCH_BYTES: usize = 16 << 20;
+
+fn source_type() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+/// The document schema: `id, source, url, title, text, meta`.
+pub fn document_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("source", source_type(), false),
+        Field::new("url", DataType::Utf8, true),
+        Field::new("title", DataType::Utf8, true),
+        Field::new("text", DataType::Utf8, false),
+        Field::new("meta", DataType::Utf8, true),
+    ]))
+}
+
+/// The reject schema: what was dropped, where it came from, and why.
+pub fn reject_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("source", source_type(), false),
+        Field::new("input", DataType::Utf8, false),
+        Field::new("offset", DataType::UInt64, false),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("rule", DataType::Utf8, false),
+        Field::new("detail", DataType::Utf8, false),
+        Field::new("text", DataType::Utf8, true),
+    ]))
+}
+
+/// One document as a reader produces it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// `{source}/{input-stem}/{record-index}`.
+    pub id: String,
+    /// Source name.
+    pub source: String,
+    /// Original URL, when known.
+    pub url: Option<String>,
+    /// Title, when known.
+    pub title: Option<String>,
+    /// UTF-8 text, NFC, `\n` line ends.
+    pub text: String,
+    /// JSON object of reader-specific fields.
+    pub meta: Option<String>,
+}
+
+/// A record that could not become a document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reject {
+    /// The id the document would have had.
+    pub id: String,
+    /// Source name.
+    pub source: String,
+    /// Input file URL.
+    pub input: String,
+    /// Byte offset of the record in the (decompressed) input.
+    pub offset: u64,
+    /// Short machine-readable reason (`malformed_json`, `empty_text`, ...).
+    pub reason: String,
+    /// The stage rule that fired (`ingest.jsonl`, ...).
+    pub rule: String,
+    /// Human-readable detail.
+    pub detail: String,
+    /// The raw record (truncated), when it is worth keeping.
+    pub text: Option<String>,
+}
+
+/// Builds document batches, closing one when its text reaches [`BATCH_BYTES`].
+pub struct DocBatchBuilder {
+    id: StringBuilder,
+    source: StringDictionaryBuilder<Int32Type>,
+    url: StringBuilder,
+    title: StringBuilder,
+    text: StringBuilder,
+    meta: StringBuilder,
+    rows: usize,
+    bytes: usize,
+}
+
+impl Default for DocBatchBuilder {
+    fn default() -> Self {
+        DocBatchBuilder {
+            id: StringBuilder::new(),
+            source: StringDictionaryBuilder::new(),
+            url: StringBuilder::new(),
+            title: StringBuilder::new(),
+            text: StringBuilder::new(),
+            meta: StringBuilder::new(),
+            rows: 0,
+            bytes: 0,
+        }
+    }
+}
+
+impl DocBatchBuilder {
+    /// Appends one document.
+    pub fn push(&mut self, doc: &Document) {
+        self.id.append_value(&doc.id);
+        self.source.append_value(&doc.source);
+        self.url.append_option(doc.url.as_deref());
+        self.title.append_option(doc.title.as_deref());
+        self.text.append_value(&doc.text);
+        self.meta.append_option(doc.meta.as_deref());
+        self.rows += 1;
+        self.bytes += doc.text.len() + doc.id.len();
+    }
+
+    /// True when the batch is big enough to hand on.
+    pub fn is_full(&self) -> bool {
+        self.bytes >= BATCH_BYTES
+    }
+
+    /// Rows so far.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// True when no row was pushed since the last batch.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Takes the rows pushed so far as a batch.
+    pub fn finish(&mut self) -> Result<RecordBatch> {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.id.finish()),
+            Arc::new(self.source.finish()),
+            Arc::new(self.url.finish()),
+            Arc::new(self.title.finish()),
+            Arc::new(self.text.finish()),
+            Arc::new(self.meta.finish()),
+        ];
+        self.rows = 0;
+        self.bytes = 0;
+        RecordBatch::try_new(document_schema(), columns).context("building a document batch")
+    }
+}
+
+/// Builds the reject batch of one task.
+#[derive(Default)]
+pub struct RejectBatchBuilder {
+    rows: Vec<Reject>,
+}
+
+impl RejectBatchBuilder {
+    /// Appends one reject.
+    pub fn push(&mut self, reject: Reject) {
+        self.rows.push(reject);
+    }
+
+    /// Rejects so far.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// True when nothing was rejected.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Takes the rejects as one batch.
+    pub fn finish(&mut self) -> Result<RecordBatch> {
+        let rows = std::mem::take(&mut self.rows);
+        let strings = |f: &dyn Fn(&Reject) -> &str| -> ArrayRef {
+            Arc::new(rows.iter().map(|r| Some(f(r))).collect::<StringArray>())
+        };
+        let mut source = StringDictionaryBuilder::<Int32Type>::new();
+        let mut offset = UInt64Builder::new();
+        for r in &rows {
+            source.append_value(&r.source);
+            offset.append_value(r.offset);
+        }
+        let columns: Vec<ArrayRef> = vec![
+            strings(&|r| &r.id),
+            Arc::new(source.finish()),
+            strings(&|r| &r.input),
+            Arc::new(offset.finish()),
+            strings(&|r| &r.reason),
+            strings(&|r| &r.rule),
+            strings(&|r| &r.detail),
+            Arc::new(
+                rows.iter()
+                    .map(|r| r.text.as_deref())
+                    .collect::<StringArray>(),
+            ),
+        ];
+        RecordBatch::try_new(reject_schema(), columns).context("building a reject batch")
+    }
+}
+
+/// A Parquet file being written to storage, zstd-compressed, row groups closed by size.
+pub struct ParquetSink {
+    writer: ArrowWriter<ObjectWriter>,
+    rows: u64,
+    group_bytes: usize,
+    url: String,
+}
+
+impl ParquetSink {
+    /// Starts a file with the given schema.
+    pub fn create(storage: &Arc<Storage>, loc: &Location, schema: SchemaRef) -> Result<Self> {
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+            .set_max_row_group_row_count(Some(1 << 20))
+            .build();
+        let writer = ArrowWriter::try_new(storage.writer(loc), schema, Some(props))
+            .with_context(|| format!("cannot start Parquet file {loc}"))?;
+        Ok(ParquetSink {
+            writer,
+            rows: 0,
+            group_bytes: 0,
+            url: loc.url().to_string(),
+        })
+    }
+
+    /// Appends a batch, closing the row group once it holds [`ROW_GROUP_BYTES`].
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.writer
+            .write(batch)
+            .with_context(|| format!("cannot write to {}", self.url))?;
+        self.rows += batch.num_rows() as u64;
+        self.group_bytes += batch.get_array_memory_size();
+        if self.group_bytes >= ROW_GROUP_BYTES {
+            self.writer
+                .flush()
+                .with_context(|| format!("cannot write to {}", self.url))?;
+            self.group_bytes = 0;
+        }
+        Ok(())
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Writes the footer and completes the upload.
+    pub fn finish(self) -> Result<Written> {
+        let url = self.url;
+        let out = self
+            .writer
+            .into_inner()
+            .with_context(|| format!("cannot finish {url}"))?;
+        out.finish()
+    }
+}
+
+/// Async access to one Parquet object for the Parquet stream reader: ranged GETs, footer first.
+struct ObjectFile {
+    location: Location,
+    size: u64,
+}
+
+impl AsyncFileReader for ObjectFile {
+    fn get_bytes(
+        &mut self,
+        range: std::ops::Range<u64>,
+    ) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
+        let (store, path) = (
+            self.location.store().clone(),
+            self.location.object_path().clone(),
+        );
+        async move {
+            use object_store::ObjectStoreExt;
+            store
+                .get_range(&path, range)
+                .await
+                .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
+        }
+        .boxed()
+    }
+
+    fn get_metadata<'a>(
+        &'a mut self,
+        _options: Option<&'a ArrowReaderOptions>,
+    ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
+        async move {
+            let size = self.size;
+            Ok(Arc::new(
+                ParquetMetaDataReader::new()
+                    .load_and_finish(self, size)
+                    .await?,
+            ))
+        }
+        .boxed()
+    }
+}
+
+/// Streams the record batches of a Parquet object, row group by row group.
+pub fn read_parquet(storage: &Arc<Storage>, loc: &Location) -> Result<ParquetBatches> {
+    let size = storage
+        .head(loc)?
+        .with_context(|| format!("{loc} does not exist"))?;
+    let reader = ObjectFile {
+        location: loc.clone(),
+        size,
+    };
+    let stream = storage
+        .block_on(async {
+            ParquetRecordBatchStreamBuilder::new(reader)
+                .await?
+                .with_batch_size(8192)
+                .build()
+        })
+        .with_context(|| format!("cannot open Parquet file {loc}"))?;
+    Ok(ParquetBatches {
+        storage: storage.clone(),
+        stream,
+        url: loc.url().to_string(),
+    })
+}
+
+/// Blocking iterator over a Parquet object's batches.
+pub struct ParquetBatches {
+    storage: Arc<Storage>,
+    stream: ParquetRecordBatchStream<ObjectFile>,
+    url: String,
+}
+
+impl Iterator for ParquetBatches {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let next = self.storage.block_on(self.stream.next())?;
+        Some(next.with_context(|| format!("cannot read {}", self.url)))
+    }
+}
+
+/// A string column of a batch by name.
+pub fn string_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        .with_context(|| format!("batch has no Utf8 column '{name}'"))
+}
+
+/// The values of a dictionary- or plain-encoded string column, one `String` per row.
+pub fn source_values(batch: &RecordBatch, name: &str) -> Result<Vec<String>> {
+    let col = batch
+        .column_by_name(name)
+        .with_context(|| format!("batch has no column '{name}'"))?;
+    let plain = arrow::compute::cast(col, &DataType::Utf8)
+        .with_context(|| format!("column '{name}' is not text"))?;
+    let strings = plain
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .with_context(|| format!("column '{name}' is not text"))?;
+    Ok((0..strings.len())
+        .map(|i| strings.value(i).to_string())
+        .collect())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_round_trip_through_parquet() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::new().unwrap();
+        let loc = storage
+            .resolve(dir.path().to_str().unwrap())
+            .unwrap()
+            .child("d/part.parquet");
+        let mut b = DocBatchBuilder::default();
+        for i in 0..3 {
+            b.push(&Document {
+                id: format!("s/f/{i}"),
+                source: "s".into(),
+                url: (i == 1).then(|| "http://x".to_string()),
+                title: None,
+                text: format!("text {i}"),
+                meta: None,
+            });
+        }
+        let mut sink = ParquetSink::create(&storage, &loc, document_schema()).unwrap();
+        sink.write(&b.finish().unwrap()).unwrap();
+        let written = sink.finish().unwrap();
+        assert_eq!(Some(written.bytes), storage.head(&loc).unwrap());
+        let batches: Vec<RecordBatch> = read_parquet(&storage, &loc)
+            .unwrap()
+            .collect::<Result<_>>()
+            .unwrap();
+        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
+        let text = string_column(&batches[0], "text").unwrap();
+        assert_eq!(text.value(2), "text 2");
+        assert_eq!(
+            source_values(&batches[0], "source").unwrap(),
+            vec!["s", "s", "s"]
+        );
+        assert!(string_column(&batches[0], "url").unwrap().is_null(0));
+    }
+}

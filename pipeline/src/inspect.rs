@@ -1,0 +1,222 @@
+//! Read-only views of a work directory: `corpus status` (tasks and accounting per stage) and
+//! `corpus inspect shards` (manifest totals, file checks, a decoded sample). Both build a JSON value that
+//! is printed as is with `--json` or rendered as text.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use corpus_sharder::{HEADER_BYTES, ShardHeader};
+use corpus_tokenizer::{Encoding, Tokenizer};
+use serde_json::{Value, json};
+
+use crate::runner::{RunJson, read_markers_at};
+use crate::stages::{MANIFEST, shard::read_manifest};
+use crate::storage::Storage;
+
+/// Tokens of the first document shown by `inspect shards`.
+const SAMPLE_TOKENS: usize = 256;
+
+fn run_json(storage: &Arc<Storage>, work: &str) -> Result<(crate::storage::Location, RunJson)> {
+    let root = storage.resolve(work)?;
+    let Some(bytes) = storage.get_opt(&root.child("run.json"))? else {
+        bail!(
+            "{work} holds no run (no run.json): run `corpus build` or `corpus stage` there first"
+        );
+    };
+    let run: RunJson = serde_json::from_slice(&bytes)
+        .with_context(|| format!("corrupt {}", root.child("run.json")))?;
+    Ok((root, run))
+}
+
+/// Per stage: tasks done / total, documents in / out / rejected (by reason), and whether the hashes match.
+pub fn status(storage: &Arc<Storage>, work: &str) -> Result<Value> {
+    let (root, run) = run_json(storage, work)?;
+    let mut stages = Vec::new();
+    for stage in &run.stages {
+        let markers = read_markers_at(storage, &root, &stage.dir)?;
+        let current: Vec<_> = markers
+            .iter()
+            .filter(|m| m.config_hash == stage.hash)
+            .collect();
+        let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+        for m in &current {
+            for (r, n) in &m.counts.rejected_by_reason {
+                *reasons.entry(r.clone()).or_default() += n;
+            }
+        }
+        stages.push(json!({
+            "stage": stage.name,
+            "tasks_done": current.len(),
+            "tasks": run.tasks,
+            "stale_tasks": markers.len() - current.len(),
+            "docs_in": current.iter().map(|m| m.counts.docs_in).sum::<u64>(),
+            "docs_out": current.iter().map(|m| m.counts.docs_out).sum::<u64>(),
+            "docs_rejected": current.iter().map(|m| m.counts.docs_rejected).sum::<u64>(),
+            "rejected_by_reason": reasons,
+            "seconds": current.iter().map(|m| m.seconds).sum::<f64>(),
+        }));
+    }
+    Ok(json!({ "work": root.url(), "corpus_version": run.corpus_version, "stages": stages }))
+}
+
+/// Text form of [`status`].
+pub fn render_status(v: &Value) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "work: {}", v["work"].as_str().unwrap_or(""));
+    let _ = writeln!(
+        out,
+        "{:<10} {:>11} {:>12} {:>12} {:>12}  rejected by reason",
+        "stage", "tasks", "docs in", "docs out", "rejected"
+    );
+    for s in v["stages"].as_array().into_iter().flatten() {
+        let tasks = format!("{}/{}", s["tasks_done"], s["tasks"]);
+        let reasons: Vec<String> = s["rejected_by_reason"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, n)| format!("{k}={n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{:<10} {:>11} {:>12} {:>12} {:>12}  {}",
+            s["stage"].as_str().unwrap_or(""),
+            tasks,
+            s["docs_in"].as_u64().unwrap_or(0),
+            s["docs_out"].as_u64().unwrap_or(0),
+            s["docs_rejected"].as_u64().unwrap_or(0),
+            reasons.join(" ")
+        );
+    }
+    out
+}
+
+/// Totals from the manifest, a size/header check of every shard, and a decoded sample of the first document.
+pub fn shards(storage: &Arc<Storage>, work: &str) -> Result<Value> {
+    let (root, run) = run_json(storage, work)?;
+    let manifest_loc = root.child(MANIFEST);
+    if storage.head(&manifest_loc)?.is_none() {
+        bail!("{manifest_loc} does not exist: the shard stage has not finished");
+    }
+    let entries = read_manifest(storage, &manifest_loc)?;
+    let encoding: Encoding = run.config["tokenizer"]["encoding"]
+        .as_str()
+        .context("run.json has no tokenizer.encoding")?
+        .parse()?;
+    let mut per_split: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
+    let mut per_source: BTreeMap<String, u64> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for e in &entries {
+        let t = per_split.entry(e.split.clone()).or_default();
+        t.0 += 1;
+        t.1 += e.tokens;
+        t.2 += e.documents;
+        for (s, n) in &e.tokens_per_source {
+            *per_source.entry(s.clone()).or_default() += n;
+        }
+        let loc = root.child(&format!("shards/{}", e.file));
+        let width = if e.dtype == "uint16" { 2 } else { 4 };
+        let expected = HEADER_BYTES as u64 + width * e.tokens;
+        match storage.head(&loc)? {
+            None => problems.push(format!("{} is missing", e.file)),
+            Some(size) if size != expected => {
+                problems.push(format!("{} has {size} bytes, expected {expected}", e.file))
+            }
+            Some(_) => {}
+        }
+    }
+    let sample = match entries.first() {
+        Some(first) => {
+            let loc = root.child(&format!("shards/{}", first.file));
+            let width = if first.dtype == "uint16" { 2 } else { 4 };
+            let end = (HEADER_BYTES as u64 + width * first.tokens)
+                .min((HEADER_BYTES + (SAMPLE_TOKENS + 1) * width as usize) as u64);
+            let bytes = storage.get_range(&loc, 0..end)?;
+            let header = ShardHeader::decode(&bytes)?;
+            let reader_len = ((bytes.len() - HEADER_BYTES) as u64 / width) as usize;
+            let mut tokens = Vec::with_capacity(reader_len);
+            for c in bytes[HEADER_BYTES..].chunks_exact(width as usize) {
+                tokens.push(if width == 2 {
+                    u16::from_le_bytes([c[0], c[1]]) as u32
+                } else {
+                    u32::from_le_bytes([c[0], c[1], c[2], c[3]])
+                });
+            }
+            let body: Vec<u32> = tokens
+                .iter()
+                .skip(1)
+                .take_while(|&&t| t != encoding.eot())
+                .copied()
+                .collect();
+            let text = Tokenizer::new(encoding).decode(&body)?;
+            json!({ "file": first.file, "header_tokens": header.tokens, "tokens": body.len(), "text": text })
+        }
+        None => Value::Null,
+    };
+    let splits: BTreeMap<String, Value> = per_split
+        .into_iter()
+        .map(|(k, (n, t, d))| (k, json!({ "shards": n, "tokens": t, "documents": d })))
+        .collect();
+    Ok(json!({
+        "work": root.url(),
+        "encoding": encoding.name(),
+        "shards": entries.len(),
+        "tokens": entries.iter().map(|e| e.tokens).sum::<u64>(),
+        "documents": entries.iter().map(|e| e.documents).sum::<u64>(),
+        "splits": splits,
+        "tokens_per_source": per_source,
+        "problems": problems,
+        "sample": sample,
+    }))
+}
+
+/// Text form of [`shards`].
+pub fn render_shards(v: &Value) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "work:      {}", v["work"].as_str().unwrap_or(""));
+    let _ = writeln!(out, "encoding:  {}", v["encoding"].as_str().unwrap_or(""));
+    let _ = writeln!(
+        out,
+        "shards:    {}  tokens: {}  documents: {}",
+        v["shards"], v["tokens"], v["documents"]
+    );
+    for (split, s) in v["splits"].as_object().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "  {split:<6} {} shards, {} tokens, {} documents",
+            s["shards"], s["tokens"], s["documents"]
+        );
+    }
+    let _ = writeln!(out, "tokens per source:");
+    let total = v["tokens"].as_u64().unwrap_or(0).max(1) as f64;
+    for (source, n) in v["tokens_per_source"].as_object().into_iter().flatten() {
+        let n = n.as_u64().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "  {source:<14} {n:>12}  {:5.1}%",
+            100.0 * n as f64 / total
+        );
+    }
+    let problems = v["problems"].as_array().map(Vec::len).unwrap_or(0);
+    if problems == 0 {
+        let _ = writeln!(
+            out,
+            "files:     every shard present with the size its manifest row implies"
+        );
+    } else {
+        for p in v["problems"].as_array().into_iter().flatten() {
+            let _ = writeln!(out, "PROBLEM:   {}", p.as_str().unwrap_or(""));
+        }
+    }
+    if let Some(text) = v["sample"]["text"].as_str() {
+        let shown: String = text.chars().take(600).collect();
+        let _ = writeln!(
+            out,
+            "sample ({}, first {} tokens of the first document):\n{shown}",
+            v["sample"]["file"].as_str().unwrap_or(""),
+            v["sample"]["tokens"]
+        );
+    }
+    out
+}

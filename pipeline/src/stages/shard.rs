@@ -1,0 +1,468 @@
+//! `shard`: packs the tokenized documents into llm.c-compatible shards (DESIGN.md §5), `<|endoftext|>`
+//! before every document, `tokens_per_shard` tokens per file except the last of each split, and writes
+//! `shards/manifest.parquet` when every task is done.
+//!
+//! The layout is computed from the tokenize markers alone: the train stream is the concatenation of every
+//! part's train documents in part order (same for val), shard `k` holds tokens `[k*S, (k+1)*S)` of it, and
+//! the shards are split among tasks in contiguous ranges. Shard bytes therefore depend only on the config
+//! and inputs, never on task or thread counts.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow, bail};
+use arrow::array::{
+    Array, ArrayRef, ListArray, ListBuilder, RecordBatch, StringArray, StringBuilder,
+    StructBuilder, UInt32Array, UInt64Array, UInt64Builder,
+};
+use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
+use corpus_sharder::{ShardWriter, TokenWidth};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::Tokenize;
+use super::tokenize::{SPLITS, TokenizeExtra};
+use crate::docs::{ParquetBatches, ParquetSink, read_parquet, source_values};
+use crate::runner::{
+    Counts, Marker, MarkerInput, RunContext, Stage, TaskContext, TaskResult, assigned, hex64,
+};
+use crate::storage::{Location, Storage};
+
+/// The manifest's path below the work directory.
+pub const MANIFEST: &str = "shards/manifest.parquet";
+
+/// The shard stage.
+pub struct Shard;
+
+/// One shard as recorded in markers and the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardEntry {
+    /// File name inside `shards/`.
+    pub file: String,
+    /// `train` or `val`.
+    pub split: String,
+    /// Index within the split.
+    pub shard: u32,
+    /// Tokens in the payload.
+    pub tokens: u64,
+    /// Documents that start in this shard.
+    pub documents: u64,
+    /// Tokens per source (each document's separator counted with its source).
+    pub tokens_per_source: BTreeMap<String, u64>,
+    /// xxh3-64 of the payload.
+    pub payload_xxh3: u64,
+    /// `uint16` or `uint32`.
+    pub dtype: String,
+}
+
+struct Part {
+    location: Location,
+    bytes: u64,
+    totals: TokenizeExtra,
+}
+
+impl Part {
+    fn tokens(&self, split: usize) -> u64 {
+        if split == 0 {
+            self.totals.train.tokens
+        } else {
+            self.totals.val.tokens
+        }
+    }
+}
+
+impl Stage for Shard {
+    fn name(&self) -> &'static str {
+        "shard"
+    }
+
+    fn dir(&self) -> &'static str {
+        "shards"
+    }
+
+    fn fingerprint(&self, run: &RunContext) -> serde_json::Value {
+        json!({ "tokens_per_shard": run.config.shards.tokens_per_shard })
+    }
+
+    fn run_task(&self, ctx: &TaskContext) -> Result<TaskResult> {
+        let run = ctx.run;
+        let encoding = run.config.encoding()?;
+        let width = TokenWidth::for_vocab(encoding.vocab_size());
+        let per_shard = run.config.shards.tokens_per_shard;
+        let parts: Vec<Part> = ctx
+            .upstream(&Tokenize)?
+            .into_iter()
+            .map(|m| {
+                let out = m
+                    .outputs
+                    .iter()
+                    .find(|o| o.kind == "tokens")
+                    .ok_or_else(|| anyhow!("tokenize task {} has no tokens output", m.task))?;
+                let totals: TokenizeExtra =
+                    serde_json::from_value(m.extra.clone()).context("tokenize marker extra")?;
+                Ok(Part {
+                    location: run.work.child(&out.path),
+                    bytes: out.bytes,
+                    totals,
+                })
+            })
+            .collect::<Result<_>>()?;
+
+        let mut layout = Vec::new();
+        for split in 0..SPLITS.len() {
+            let total: u64 = parts.iter().map(|p| p.tokens(split)).sum();
+            for k in 0..total.div_ceil(per_shard) {
+                layout.push((split, k, per_shard.min(total - k * per_shard)));
+            }
+        }
+        let mine = &layout[assigned(layout.len(), ctx.task, ctx.tasks)];
+
+        let mut entries = Vec::new();
+        let mut counts = Counts::default();
+        let mut cursor: Option<TokenCursor> = None;
+        for &(split, k, len) in mine {
+            if cursor.as_ref().is_none_or(|c| c.split != split) {
+                cursor = Some(TokenCursor::seek(
+                    &run.storage,
+                    &parts,
+                    split,
+                    k * per_shard,
+                    encoding.eot(),
+                )?);
+            }
+            let Some(cur) = cursor.as_mut() else {
+                bail!("shard cursor missing")
+            };
+            let file = format!("{}_{k:06}.bin", SPLITS[split]);
+            let rel = ctx.stage_file(&file);
+            let mut writer =
+                ShardWriter::new(run.storage.writer(&ctx.temp_output(&rel)), width, len)?;
+            let mut stats = ShardStats::default();
+            cur.fill(len, &mut writer, &mut stats)?;
+            let (object, summary) = writer.finish()?;
+            ctx.add_output(&rel, "shard", object.finish()?, summary.tokens)?;
+            ctx.progress(stats.documents);
+            for _ in 0..stats.documents {
+                counts.pass();
+            }
+            entries.push(ShardEntry {
+                file,
+                split: SPLITS[split].to_string(),
+                shard: k as u32,
+                tokens: summary.tokens,
+                documents: stats.documents,
+                tokens_per_source: stats.per_source,
+                payload_xxh3: summary.payload_xxh3,
+                dtype: if width == TokenWidth::U16 {
+                    "uint16"
+                } else {
+                    "uint32"
+                }
+                .to_string(),
+            });
+        }
+        let inputs = parts
+            .iter()
+            .map(|p| MarkerInput {
+                path: p.location.url().to_string(),
+                bytes: p.bytes,
+            })
+            .collect();
+        counts.bytes_in = parts.iter().map(|p| p.bytes).sum();
+        Ok(TaskResult {
+            inputs,
+            counts,
+            extra: json!({ "shards": entries }),
+        })
+    }
+
+    fn finish(&self, run: &RunContext, markers: &[Marker]) -> Result<()> {
+        let mut entries: Vec<ShardEntry> = Vec::new();
+        for m in markers {
+            let list = m.extra.get("shards").cloned().unwrap_or_else(|| json!([]));
+            entries.extend(
+                serde_json::from_value::<Vec<ShardEntry>>(list).context("shard marker extra")?,
+            );
+        }
+        entries.sort_by_key(|e| (SPLITS.iter().position(|s| *s == e.split), e.shard));
+        write_manifest(&run.storage, &run.work.child(MANIFEST), &entries)
+    }
+}
+
+#[derive(Default)]
+struct ShardStats {
+    documents: u64,
+    per_source: BTreeMap<String, u64>,
+}
+
+/// Walks one split's token stream (separator + tokens of each document) across the tokenized parts.
+struct TokenCursor<'a> {
+    storage: &'a Arc<Storage>,
+    parts: &'a [Part],
+    split: usize,
+    eot: u32,
+    part: usize,
+    batches: Option<ParquetBatches>,
+    batch: Option<(RecordBatch, Vec<String>, Vec<String>, usize)>,
+    doc: Vec<u32>,
+    doc_source: String,
+    doc_pos: usize,
+}
+
+impl<'a> TokenCursor<'a> {
+    /// A cursor at token `start` of the split.
+    fn seek(
+        storage: &'a Arc<Storage>,
+        parts: &'a [Part],
+        split: usize,
+        start: u64,
+        eot: u32,
+    ) -> Result<Self> {
+        let mut skip = start;
+        let mut part = 0;
+        while part < parts.len() && skip >= parts[part].tokens(split) {
+            skip -= parts[part].tokens(split);
+            part += 1;
+        }
+        let mut cur = TokenCursor {
+            storage,
+            parts,
+            split,
+            eot,
+            part,
+            batches: None,
+            batch: None,
+            doc: Vec::new(),
+            doc_source: String::new(),
+            doc_pos: 0,
+        };
+        loop {
+            if !cur.next_doc()? {
+                bail!(
+                    "token stream of split {} ends before token {start}",
+                    SPLITS[split]
+                );
+            }
+            let len = cur.doc.len() as u64;
+            if skip < len {
+                cur.doc_pos = skip as usize;
+                return Ok(cur);
+            }
+            skip -= len;
+        }
+    }
+
+    /// Loads the next document of the split; false at the end of the stream.
+    fn next_doc(&mut self) -> Result<bool> {
+        loop {
+            if let Some((batch, splits, sources, row)) = self.batch.as_mut() {
+                while *row < batch.num_rows() {
+                    let i = *row;
+                    *row += 1;
+                    if splits[i] != SPLITS[self.split] {
+                        continue;
+                    }
+                    let lists = batch
+                        .column_by_name("tokens")
+                        .and_then(|c| c.as_any().downcast_ref::<ListArray>())
+                        .context("tokenized part has no tokens list")?;
+                    let values = lists.value(i);
+                    let tokens = values
+                        .as_any()
+                        .downcast_ref::<UInt32Array>()
+                        .context("tokens are not UInt32")?;
+                    self.doc.clear();
+                    self.doc.push(self.eot);
+                    self.doc.extend_from_slice(tokens.values());
+                    self.doc_source.clone_from(&sources[i]);
+                    self.doc_pos = 0;
+                    return Ok(true);
+                }
+                self.batch = None;
+            }
+            if let Some(batches) = self.batches.as_mut() {
+                match batches.next() {
+                    Some(batch) => {
+                        let batch = batch?;
+                        let splits = source_values(&batch, "split")?;
+                        let sources = source_values(&batch, "source")?;
+                        self.batch = Some((batch, splits, sources, 0));
+                        continue;
+                    }
+                    None => {
+                        self.batches = None;
+                        self.part += 1;
+                    }
+                }
+            }
+            while self.part < self.parts.len() && self.parts[self.part].tokens(self.split) == 0 {
+                self.part += 1;
+            }
+            if self.part >= self.parts.len() {
+                return Ok(false);
+            }
+            self.batches = Some(read_parquet(self.storage, &self.parts[self.part].location)?);
+        }
+    }
+
+    /// Writes the next `n` tokens of the stream into `writer`.
+    fn fill<W: std::io::Write>(
+        &mut self,
+        mut n: u64,
+        writer: &mut ShardWriter<W>,
+        stats: &mut ShardStats,
+    ) -> Result<()> {
+        while n > 0 {
+            if self.doc_pos == self.doc.len() && !self.next_doc()? {
+                bail!(
+                    "token stream of split {} ended {n} tokens early",
+                    SPLITS[self.split]
+                );
+            }
+            let take = (n as usize).min(self.doc.len() - self.doc_pos);
+            if self.doc_pos == 0 {
+                stats.documents += 1;
+            }
+            writer.push(&self.doc[self.doc_pos..self.doc_pos + take])?;
+            *stats.per_source.entry(self.doc_source.clone()).or_default() += take as u64;
+            self.doc_pos += take;
+            n -= take as u64;
+        }
+        Ok(())
+    }
+}
+
+fn source_tokens_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("source", DataType::Utf8, false),
+        Field::new("tokens", DataType::UInt64, false),
+    ])
+}
+
+/// Schema of `shards/manifest.parquet`.
+pub fn manifest_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("file", DataType::Utf8, false),
+        Field::new("split", DataType::Utf8, false),
+        Field::new("shard", DataType::UInt32, false),
+        Field::new("tokens", DataType::UInt64, false),
+        Field::new("documents", DataType::UInt64, false),
+        Field::new(
+            "tokens_per_source",
+            DataType::List(Arc::new(Field::new(
+                "item",
+                DataType::Struct(source_tokens_fields()),
+                true,
+            ))),
+            false,
+        ),
+        Field::new("payload_xxh3", DataType::UInt64, false),
+        Field::new("dtype", DataType::Utf8, false),
+    ]))
+}
+
+fn write_manifest(storage: &Arc<Storage>, loc: &Location, entries: &[ShardEntry]) -> Result<()> {
+    let strings = |f: &dyn Fn(&ShardEntry) -> &str| -> ArrayRef {
+        Arc::new(entries.iter().map(|e| Some(f(e))).collect::<StringArray>())
+    };
+    let u64s = |f: &dyn Fn(&ShardEntry) -> u64| -> ArrayRef {
+        Arc::new(entries.iter().map(f).collect::<UInt64Array>())
+    };
+    let mut per_source = ListBuilder::new(StructBuilder::from_fields(
+        source_tokens_fields(),
+        entries.len(),
+    ));
+    for e in entries {
+        let list = per_source.values();
+        for (source, tokens) in &e.tokens_per_source {
+            list.field_builder::<StringBuilder>(0)
+                .context("source column")?
+                .append_value(source);
+            list.field_builder::<UInt64Builder>(1)
+                .context("tokens column")?
+                .append_value(*tokens);
+            list.append(true);
+        }
+        per_source.append(true);
+    }
+    let columns: Vec<ArrayRef> = vec![
+        strings(&|e| &e.file),
+        strings(&|e| &e.split),
+        Arc::new(entries.iter().map(|e| e.shard).collect::<UInt32Array>()),
+        u64s(&|e| e.tokens),
+        u64s(&|e| e.documents),
+        Arc::new(per_source.finish()),
+        u64s(&|e| e.payload_xxh3),
+        strings(&|e| &e.dtype),
+    ];
+    let batch =
+        RecordBatch::try_new(manifest_schema(), columns).context("building the manifest")?;
+    let mut sink = ParquetSink::create(storage, loc, manifest_schema())?;
+    sink.write(&batch)?;
+    sink.finish()?;
+    tracing::info!(
+        "wrote {} ({} shards, checksums {})",
+        loc,
+        entries.len(),
+        entries
+            .first()
+            .map(|e| hex64(e.payload_xxh3))
+            .unwrap_or_default()
+    );
+    Ok(())
+}
+
+/// Reads `shards/manifest.parquet` back.
+pub fn read_manifest(storage: &Arc<Storage>, loc: &Location) -> Result<Vec<ShardEntry>> {
+    let mut out = Vec::new();
+    for batch in read_parquet(storage, loc)? {
+        let batch = batch?;
+        let s = |n: &str| crate::docs::string_column(&batch, n);
+        let u = |n: &str| -> Result<&UInt64Array> {
+            batch
+                .column_by_name(n)
+                .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
+                .with_context(|| format!("manifest column {n}"))
+        };
+        let (file, split, dtype) = (s("file")?, s("split")?, s("dtype")?);
+        let (tokens, documents, xxh) = (u("tokens")?, u("documents")?, u("payload_xxh3")?);
+        let shard = batch
+            .column_by_name("shard")
+            .and_then(|c| c.as_any().downcast_ref::<UInt32Array>())
+            .context("manifest column shard")?;
+        let per_source = batch
+            .column_by_name("tokens_per_source")
+            .and_then(|c| c.as_any().downcast_ref::<ListArray>())
+            .context("manifest column tokens_per_source")?;
+        for i in 0..batch.num_rows() {
+            let entries = per_source.value(i);
+            let st = entries
+                .as_any()
+                .downcast_ref::<arrow::array::StructArray>()
+                .context("tokens_per_source entries")?;
+            let names = st
+                .column(0)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .context("source names")?;
+            let counts = st
+                .column(1)
+                .as_any()
+                .downcast_ref::<UInt64Array>()
+                .context("source tokens")?;
+            out.push(ShardEntry {
+                file: file.value(i).to_string(),
+                split: split.value(i).to_string(),
+                shard: shard.value(i),
+                tokens: tokens.value(i),
+                documents: documents.value(i),
+                tokens_per_source: (0..st.len())
+                    .map(|j| (names.value(j).to_string(), counts.value(j)))
+                    .collect(),
+                payload_xxh3: xxh.value(i),
+                dtype: dtype.value(i).to_string(),
+            });
+        }
+    }
+    Ok(out)
+}

@@ -1,1 +1,253 @@
-//! End-to-end tests live in tests/e2e.rs.
+//! Harness for the end-to-end tests in `tests/e2e.rs`: builds and finds the `corpus` binary, writes run
+//! configs over the bundled sample data (`tests/data`), runs commands and reads their outputs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The `tests/` directory of the repository.
+pub fn tests_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The bundled sample data.
+pub fn data_dir() -> PathBuf {
+    tests_dir().join("data")
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    tests_dir()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(tests_dir)
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
+}
+
+/// Path of an up-to-date `corpus` binary of the same profile as this test, built on first use.
+///
+/// Integration tests of another package cannot use `CARGO_BIN_EXE_*`, so the harness asks cargo to build
+/// the binary (a no-op when it is fresh) and takes it from the target directory of this test executable.
+pub fn corpus_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test executable path");
+        // target/{profile}/deps/e2e-HASH -> target/{profile}
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target profile directory")
+            .to_path_buf();
+        let target_dir = profile_dir
+            .parent()
+            .expect("target directory")
+            .to_path_buf();
+        let mut cmd = Command::new(cargo());
+        cmd.current_dir(repo_root()).args([
+            "build",
+            "--quiet",
+            "-p",
+            "corpus-pipeline",
+            "--bin",
+            "corpus",
+        ]);
+        cmd.env("CARGO_TARGET_DIR", &target_dir);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd
+            .status()
+            .expect("running cargo build for the corpus binary");
+        assert!(status.success(), "cargo build of the corpus binary failed");
+        let bin = profile_dir.join("corpus");
+        assert!(bin.exists(), "{} was not built", bin.display());
+        bin
+    })
+}
+
+/// A finished `corpus` invocation.
+pub struct Run {
+    /// Exit code (None when killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error (logs).
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Panics with the logs unless the command succeeded.
+    pub fn ok(self) -> Run {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "corpus failed:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// A `corpus` command, ready for arguments.
+pub fn corpus() -> Command {
+    let mut c = Command::new(corpus_bin());
+    c.env("CORPUS_LOG", "info");
+    c
+}
+
+/// Runs `corpus` with the given arguments.
+pub fn run(args: &[&str]) -> Run {
+    corpus()
+        .args(args)
+        .output()
+        .expect("spawning corpus")
+        .into()
+}
+
+/// Options of a test config over the sample data.
+#[derive(Debug, Clone)]
+pub struct TestConfig {
+    /// Tokens per shard (small, so the sample gives several shards).
+    pub tokens_per_shard: u64,
+    /// Validation fraction.
+    pub val_fraction: f64,
+    /// Extra `[[sources]]` TOML appended.
+    pub extra_sources: String,
+}
+
+impl Default for TestConfig {
+    fn default() -> Self {
+        TestConfig {
+            tokens_per_shard: 200_000,
+            val_fraction: 0.02,
+            extra_sources: String::new(),
+        }
+    }
+}
+
+/// Writes a config over `tests/data` (absolute paths) into `dir/config.toml` with `work` as work directory.
+pub fn write_config(dir: &Path, work: &Path, opts: &TestConfig) -> PathBuf {
+    let data = data_dir();
+    let d = data.display();
+    let text = format!(
+        r#"[run]
+work = "{work}"
+seed = 7
+tasks = 4
+
+[[sources]]
+name = "common_crawl"
+format = "jsonl"
+paths = ["{d}/webtext/c4-en-sample.*.json.gz", "{d}/webtext/ccnet-*.jsonl.gz"]
+url_field = "url"
+weight = 0.6
+
+[[sources]]
+name = "webtext2"
+format = "jsonl"
+paths = ["{d}/webtext/*.jsonl.zst", "{d}/webtext/dolma-*.jsonl.gz"]
+id_field = "id"
+url_field = "metadata.url"
+weight = 0.22
+
+[[sources]]
+name = "books1"
+format = "text"
+paths = ["{d}/books/*.txt"]
+weight = 0.08
+{extra}
+[tokenizer]
+encoding = "r50k_base"
+
+[shards]
+tokens_per_shard = {tps}
+val_fraction = {vf}
+"#,
+        work = work.display(),
+        extra = opts.extra_sources,
+        tps = opts.tokens_per_shard,
+        vf = opts.val_fraction,
+    );
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).expect("writing test config");
+    path
+}
+
+/// Every file below `dir` with its bytes, keyed by path relative to `dir`.
+pub fn files_under(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let (Ok(rel), Ok(bytes)) = (p.strip_prefix(dir), std::fs::read(&p)) {
+                out.insert(rel.to_string_lossy().into_owned(), bytes);
+            }
+        }
+    }
+    out
+}
+
+/// The r50k_base rank file shipped in the tiktoken-rs crate source (for Python tiktoken, offline).
+pub fn r50k_rank_file() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let out = Command::new(cargo())
+            .current_dir(repo_root())
+            .args(["metadata", "--format-version", "1", "--offline"])
+            .output()
+            .expect("cargo metadata");
+        let meta: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("cargo metadata JSON");
+        let manifest = meta["packages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["name"] == "tiktoken-rs")
+            .and_then(|p| p["manifest_path"].as_str())
+            .expect("tiktoken-rs in cargo metadata");
+        let path = Path::new(manifest)
+            .parent()
+            .expect("crate dir")
+            .join("assets/r50k_base.tiktoken");
+        assert!(path.exists(), "{} missing", path.display());
+        path
+    })
+    .clone()
+}
+
+/// Runs `tests/python/check_outputs.py` on a work directory and returns its JSON summary.
+pub fn python_check(work: &Path) -> serde_json::Value {
+    let out = Command::new("python3")
+        .arg(tests_dir().join("python/check_outputs.py"))
+        .arg(work)
+        .arg(r50k_rank_file())
+        .output()
+        .expect("running python3 (install: pip install pyarrow numpy tiktoken xxhash)");
+    assert!(
+        out.status.success(),
+        "python cross-check failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("python check prints JSON")
+}

@@ -283,11 +283,11 @@ mod tests {
             summary,
             vec![
                 "doc web/x/0 \"a\\nb\" Some(\"http://u\") Some(\"{\\\"orig_id\\\":\\\"7\\\"}\")",
-                "reject web/x/1 malformed_json @68",
-                "reject web/x/2 wrong_type @79",
-                "reject web/x/3 missing_field @92",
-                "reject web/x/4 empty_text @106",
-                "reject web/x/5 invalid_utf8 @120",
+                "reject web/x/1 malformed_json @62",
+                "reject web/x/2 wrong_type @73",
+                "reject web/x/3 missing_field @85",
+                "reject web/x/4 empty_text @98",
+                "reject web/x/5 invalid_utf8 @113",
                 "doc web/x/6 \"last\" None None",
             ]
         );

@@ -1,0 +1,110 @@
+//! For every stage, documents in = documents out + documents rejected, read back from `reports/`, and every
+//! rejected document has a row in `rejects/` with its reason.
+
+use std::sync::Arc;
+
+use corpus_pipeline::runner::read_report;
+use corpus_pipeline::storage::Storage;
+use corpus_tests::{TestConfig, run, write_config};
+
+#[test]
+fn reports_balance_and_rejects_have_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(
+        bad.join("broken.jsonl"),
+        "{\"text\": \"a fine document\"}\n{\"text\": \nnot json at all\n{\"body\": \"no text field\"}\n{\"text\": 42}\n{\"text\": \"   \"}\n\n{\"text\": \"another good one\"}\n",
+    )
+    .unwrap();
+    // A gzip file cut in the middle: the stream error becomes a reject, the task goes on.
+    let gz =
+        std::fs::read(corpus_tests::data_dir().join("webtext/c4-en-sample.02.json.gz")).unwrap();
+    std::fs::write(bad.join("truncated.jsonl.gz"), &gz[..gz.len() / 2]).unwrap();
+    let opts = TestConfig {
+        extra_sources: format!(
+            "\n[[sources]]\nname = \"broken\"\nformat = \"jsonl\"\npaths = [\"{}/*\"]\nweight = 0.0\n",
+            bad.display()
+        ),
+        ..TestConfig::default()
+    };
+    let work = dir.path().join("work");
+    let config = write_config(dir.path(), &work, &opts);
+    run(&[
+        "build",
+        "--config",
+        config.to_str().unwrap(),
+        "--tasks",
+        "3",
+    ])
+    .ok();
+
+    let storage: Arc<Storage> = Storage::new().unwrap();
+    let root = storage.resolve(work.to_str().unwrap()).unwrap();
+    let mut outs = Vec::new();
+    for stage in ["ingest", "tokenize", "shard"] {
+        let report =
+            read_report(&storage, &root.child(&format!("reports/{stage}.parquet"))).unwrap();
+        assert_eq!(report.len(), 3, "{stage}: one row per task");
+        let (mut din, mut dout, mut drej) = (0, 0, 0);
+        for counts in report.values() {
+            assert_eq!(
+                counts.docs_in,
+                counts.docs_out + counts.docs_rejected,
+                "{stage}: {counts:?}"
+            );
+            assert_eq!(
+                counts.rejected_by_reason.values().sum::<u64>(),
+                counts.docs_rejected
+            );
+            din += counts.docs_in;
+            dout += counts.docs_out;
+            drej += counts.docs_rejected;
+        }
+        assert_eq!(din, dout + drej);
+        if stage == "ingest" {
+            let mut reasons = std::collections::BTreeMap::<String, u64>::new();
+            for c in report.values() {
+                for (r, n) in &c.rejected_by_reason {
+                    *reasons.entry(r.clone()).or_default() += n;
+                }
+            }
+            for reason in [
+                "malformed_json",
+                "missing_field",
+                "wrong_type",
+                "empty_text",
+                "truncated_input",
+            ] {
+                assert!(
+                    reasons.contains_key(reason),
+                    "no {reason} reject: {reasons:?}"
+                );
+            }
+            let reject_rows: u64 = std::fs::read_dir(work.join("ingest/rejects"))
+                .unwrap()
+                .map(|e| parquet_rows(&e.unwrap().path()))
+                .sum();
+            assert_eq!(
+                reject_rows, drej,
+                "every rejected document has a reject row"
+            );
+        } else {
+            assert_eq!(
+                din,
+                *outs.last().unwrap(),
+                "{stage} reads what the previous stage wrote"
+            );
+        }
+        outs.push(dout);
+    }
+}
+
+fn parquet_rows(path: &std::path::Path) -> u64 {
+    let storage: Arc<Storage> = Storage::new().unwrap();
+    let loc = storage.resolve(path.to_str().unwrap()).unwrap();
+    corpus_pipeline::docs::read_parquet(&storage, &loc)
+        .unwrap()
+        .map(|b| b.unwrap().num_rows() as u64)
+        .sum()
+}

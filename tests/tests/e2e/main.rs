@@ -1,0 +1,11 @@
+//! End-to-end tests: run the `corpus` binary on the bundled sample data (`tests/data`). One test binary
+//! (DESIGN.md §9), one module per property.
+
+#![allow(clippy::unwrap_used)]
+
+mod accounting;
+mod bad_config;
+mod build;
+mod determinism;
+mod restart;
+mod stage_command;

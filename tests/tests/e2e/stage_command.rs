@@ -1,0 +1,68 @@
+//! `corpus stage NAME --task i --tasks n` runs single tasks, as a cluster scheduler would; running every
+//! task of every stage that way gives the shards of `corpus build`.
+
+use corpus_tests::{TestConfig, files_under, run, write_config};
+
+#[test]
+fn single_tasks_compose_into_the_build_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let built = dir.path().join("built");
+    let cfg_built = write_config(dir.path(), &built, &TestConfig::default());
+    run(&[
+        "build",
+        "--config",
+        cfg_built.to_str().unwrap(),
+        "--tasks",
+        "2",
+    ])
+    .ok();
+
+    let staged = dir.path().join("staged");
+    let sub = dir.path().join("s");
+    std::fs::create_dir_all(&sub).unwrap();
+    let cfg = write_config(&sub, &staged, &TestConfig::default());
+    let cfg = cfg.to_str().unwrap();
+
+    let early = run(&[
+        "stage", "tokenize", "--config", cfg, "--task", "0", "--tasks", "2",
+    ]);
+    assert_eq!(early.code, Some(1));
+    assert!(
+        early.stderr.contains("stage 'ingest' is not complete"),
+        "{}",
+        early.stderr
+    );
+
+    for stage in ["ingest", "tokenize", "shard"] {
+        // Out of order on purpose: a scheduler may start array tasks in any order.
+        for task in ["1", "0"] {
+            run(&[
+                "stage", stage, "--config", cfg, "--task", task, "--tasks", "2",
+            ])
+            .ok();
+        }
+        assert!(staged.join(format!("reports/{stage}.parquet")).exists());
+    }
+    let bad = run(&[
+        "stage", "dedupe", "--config", cfg, "--task", "0", "--tasks", "2",
+    ]);
+    assert_eq!(bad.code, Some(2));
+    assert!(
+        bad.stderr.contains("allowed: ingest, tokenize, shard"),
+        "{}",
+        bad.stderr
+    );
+
+    let shards = |w: &std::path::Path| -> std::collections::BTreeMap<String, Vec<u8>> {
+        files_under(&w.join("shards"))
+            .into_iter()
+            .filter(|(n, _)| !n.starts_with("_done"))
+            .collect()
+    };
+    assert_eq!(shards(&built), shards(&staged));
+    let status = run(&["status", "--work", staged.to_str().unwrap(), "--json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    for s in v["stages"].as_array().unwrap() {
+        assert_eq!(s["tasks_done"], 2, "{v}");
+    }
+}

@@ -340,4 +340,36 @@ mod tests {
             "sources[0].paths"
         );
     }
+
+    #[test]
+    fn shipped_configs_validate() {
+        for name in ["quickstart.toml", "gpt3.toml"] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../configs")
+                .join(name);
+            let c = Config::load(&path).unwrap();
+            c.validate().unwrap();
+            assert_eq!(c.encoding().unwrap(), Encoding::R50kBase, "{name}");
+        }
+        let gpt3 = Config::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/gpt3.toml"),
+        )
+        .unwrap();
+        let weights: Vec<(String, f64)> = gpt3
+            .sources
+            .iter()
+            .map(|s| (s.name.clone(), s.weight))
+            .collect();
+        let table_2_2 = [
+            ("common_crawl", 0.60),
+            ("webtext2", 0.22),
+            ("books1", 0.08),
+            ("books2", 0.08),
+            ("wikipedia", 0.03),
+        ];
+        assert_eq!(weights.len(), table_2_2.len());
+        for ((name, w), (want, ww)) in weights.iter().zip(table_2_2) {
+            assert_eq!((name.as_str(), *w), (want, ww));
+        }
+    }
 }

@@ -30,7 +30,10 @@ fn cargo() -> String {
 /// Path of an up-to-date `corpus` binary of the same profile as this test, built on first use.
 ///
 /// Integration tests of another package cannot use `CARGO_BIN_EXE_*`, so the harness asks cargo to build
-/// the binary (a no-op when it is fresh) and takes it from the target directory of this test executable.
+/// the binary and takes it from the target directory of this test executable. It builds all targets of the
+/// workspace, which resolves dependency features exactly as `cargo test --workspace` does: right after that
+/// command the only new work is linking `corpus` (a plain `cargo build -p corpus-pipeline` would resolve
+/// features without dev-dependencies and compile half the dependency tree a second time).
 pub fn corpus_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -127,6 +130,8 @@ pub struct TestConfig {
     pub val_fraction: f64,
     /// Extra `[[sources]]` TOML appended.
     pub extra_sources: String,
+    /// Where the sample data is read from (default: `tests/data`; may be an `s3://` URL).
+    pub data_root: Option<String>,
 }
 
 impl Default for TestConfig {
@@ -135,14 +140,22 @@ impl Default for TestConfig {
             tokens_per_shard: 200_000,
             val_fraction: 0.02,
             extra_sources: String::new(),
+            data_root: None,
         }
     }
 }
 
 /// Writes a config over `tests/data` (absolute paths) into `dir/config.toml` with `work` as work directory.
 pub fn write_config(dir: &Path, work: &Path, opts: &TestConfig) -> PathBuf {
-    let data = data_dir();
-    let d = data.display();
+    write_config_at(dir, &work.display().to_string(), opts)
+}
+
+/// Like [`write_config`], for a work directory given as a URL (`s3://...`) or path.
+pub fn write_config_at(dir: &Path, work: &str, opts: &TestConfig) -> PathBuf {
+    let d = opts
+        .data_root
+        .clone()
+        .unwrap_or_else(|| data_dir().display().to_string());
     let text = format!(
         r#"[run]
 work = "{work}"
@@ -177,7 +190,6 @@ encoding = "r50k_base"
 tokens_per_shard = {tps}
 val_fraction = {vf}
 "#,
-        work = work.display(),
         extra = opts.extra_sources,
         tps = opts.tokens_per_shard,
         vf = opts.val_fraction,

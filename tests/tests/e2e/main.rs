@@ -8,4 +8,5 @@ mod bad_config;
 mod build;
 mod determinism;
 mod restart;
+mod s3;
 mod stage_command;

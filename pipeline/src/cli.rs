@@ -16,7 +16,7 @@ use crate::config::ConfigError;
 use crate::plan::{Overrides, plan};
 use crate::progress::{LogWriter, StageProgress};
 use crate::runner::{
-    ConfigChanged, check_or_reset, finish_if_complete, run_one_task, run_stage, stage_hashes,
+    ConfigChanged, check_or_reset, compute_hashes, finish_if_complete, run_one_task, run_stage,
     write_run_json,
 };
 use crate::storage::Storage;
@@ -215,9 +215,9 @@ fn build(
 ) -> Result<()> {
     let started = Instant::now();
     let storage: Arc<Storage> = Storage::new()?;
-    let run = plan(&storage, config, overrides)?;
+    let mut run = plan(&storage, config, overrides)?;
     let stages = stages::all();
-    let hashes = stage_hashes(&run, &stages);
+    let hashes = compute_hashes(&mut run, &stages);
     let reset = check_or_reset(&run, &stages, &hashes, force)?;
     if !reset.is_empty() {
         tracing::warn!(
@@ -261,7 +261,7 @@ fn one_task(
     force: bool,
 ) -> Result<()> {
     let storage: Arc<Storage> = Storage::new()?;
-    let run = plan(&storage, config, overrides)?;
+    let mut run = plan(&storage, config, overrides)?;
     let stages = stages::all();
     let Some(index) = stages.iter().position(|s| s.name() == name) else {
         return Err(ConfigError::invalid(
@@ -283,7 +283,7 @@ fn one_task(
         )
         .into());
     }
-    let hashes = stage_hashes(&run, &stages);
+    let hashes = compute_hashes(&mut run, &stages);
     write_run_json(&run, &stages, &hashes)?;
     let stage = stages[index].as_ref();
     let progress = StageProgress::hidden();

@@ -77,5 +77,6 @@ pub fn plan(
         config,
         inputs,
         tasks,
+        hashes: Default::default(),
     })
 }

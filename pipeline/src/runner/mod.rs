@@ -40,6 +40,18 @@ pub struct RunContext {
     pub inputs: Vec<InputFile>,
     /// Tasks per stage.
     pub tasks: usize,
+    /// Configuration hash of every stage by name (see [`stage_hashes`]).
+    pub hashes: BTreeMap<String, String>,
+}
+
+impl RunContext {
+    /// The current configuration hash of a stage.
+    pub fn hash_of(&self, stage: &str) -> Result<&str> {
+        self.hashes
+            .get(stage)
+            .map(String::as_str)
+            .ok_or_else(|| anyhow!("no hash computed for stage '{stage}'"))
+    }
 }
 
 /// One stage of the pipeline: a name, the config it depends on, and what one task does.
@@ -141,7 +153,16 @@ impl TaskContext<'_> {
 
     /// Markers of every task of an upstream stage, in task order; fails if that stage is not complete.
     pub fn upstream(&self, stage: &dyn Stage) -> Result<Vec<Marker>> {
+        let hash = self.run.hash_of(stage.name())?;
         let markers = read_markers(self.run, stage.dir())?;
+        if let Some(stale) = markers.iter().find(|m| m.config_hash != hash) {
+            bail!(
+                "stage '{}' task {} was run with a different configuration (hash {}, now {hash}): rerun it",
+                stage.name(),
+                stale.task,
+                stale.config_hash
+            );
+        }
         if markers.len() != self.run.tasks || markers.iter().enumerate().any(|(i, m)| m.task != i) {
             bail!(
                 "stage '{}' is not complete ({}/{} tasks done): run it first",
@@ -152,6 +173,17 @@ impl TaskContext<'_> {
         }
         Ok(markers)
     }
+}
+
+/// Computes every stage's hash into `run.hashes` and returns them in stage order.
+pub fn compute_hashes(run: &mut RunContext, stages: &[Box<dyn Stage>]) -> Vec<String> {
+    let hashes = stage_hashes(run, stages);
+    run.hashes = stages
+        .iter()
+        .zip(&hashes)
+        .map(|(s, h)| (s.name().to_string(), h.clone()))
+        .collect();
+    hashes
 }
 
 /// The hash of every stage, chained so a change upstream changes everything downstream.
@@ -429,8 +461,9 @@ pub fn run_one_task(
 /// When every task of a stage has its marker, writes the stage report and runs [`Stage::finish`].
 /// Deterministic and idempotent, so whichever task finishes last (on any machine) may do it.
 pub fn finish_if_complete(run: &RunContext, stage: &dyn Stage) -> Result<bool> {
+    let hash = run.hash_of(stage.name())?;
     let markers = read_markers(run, stage.dir())?;
-    if markers.len() != run.tasks {
+    if markers.len() != run.tasks || markers.iter().any(|m| m.config_hash != hash) {
         return Ok(false);
     }
     write_report(run, stage.name(), &markers)?;

@@ -105,6 +105,44 @@ impl Run {
     }
 }
 
+impl Run {
+    /// Panics with the log unless standard error contains `needle`; returns `self` for chaining.
+    pub fn logged(&self, needle: &str) -> &Run {
+        assert!(
+            self.stderr.contains(needle),
+            "log lacks {needle:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+}
+
+/// Runs `corpus build --config CONFIG EXTRA...` and panics unless it succeeds.
+pub fn build(config: &Path, extra: &[&str]) -> Run {
+    let config = config.to_str().expect("config path is UTF-8");
+    let mut args = vec!["build", "--config", config];
+    args.extend_from_slice(extra);
+    run(&args).ok()
+}
+
+/// Builds the sample data with the default test config in a new temporary directory; returns the directory
+/// (deleted when dropped) and the work directory inside it.
+pub fn build_sample(extra: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let work = dir.path().join("work");
+    let config = write_config(dir.path(), &work, &TestConfig::default());
+    build(&config, extra);
+    (dir, work)
+}
+
+/// The shard files and manifest of a work directory (markers left out), keyed by file name.
+pub fn shard_files(work: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    files_under(&work.join("shards"))
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with("_done"))
+        .collect()
+}
+
 /// A `corpus` command, ready for arguments.
 pub fn corpus() -> Command {
     let mut c = Command::new(corpus_bin());

@@ -1,25 +1,10 @@
 //! The same config and inputs give byte-identical shards whatever the task and thread counts.
 
-use corpus_tests::{TestConfig, files_under, run, write_config};
+use corpus_tests::{build_sample, shard_files};
 
 fn shards_with(tasks: &str, threads: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let dir = tempfile::tempdir().unwrap();
-    let work = dir.path().join("work");
-    let config = write_config(dir.path(), &work, &TestConfig::default());
-    run(&[
-        "build",
-        "--config",
-        config.to_str().unwrap(),
-        "--tasks",
-        tasks,
-        "--threads",
-        threads,
-    ])
-    .ok();
-    files_under(&work.join("shards"))
-        .into_iter()
-        .filter(|(name, _)| !name.starts_with("_done"))
-        .collect()
+    let (_dir, work) = build_sample(&["--tasks", tasks, "--threads", threads]);
+    shard_files(&work)
 }
 
 #[test]

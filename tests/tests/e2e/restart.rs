@@ -4,7 +4,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use corpus_tests::{TestConfig, corpus, files_under, run, write_config};
+use corpus_tests::{TestConfig, build, corpus, files_under, write_config};
+
+/// Six tasks run one at a time: many commit points to kill the build between.
+const ARGS: [&str; 4] = ["--tasks", "6", "--threads", "1"];
 
 fn wait_for(path: &Path, child: &mut std::process::Child) -> bool {
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -40,16 +43,7 @@ fn sigkill_then_rerun_is_byte_identical_and_skips_finished_tasks() {
     std::fs::create_dir_all(&clean_cfg_dir).unwrap();
     let opts = TestConfig::default();
     let clean_cfg = write_config(&clean_cfg_dir, &clean_work, &opts);
-    run(&[
-        "build",
-        "--config",
-        clean_cfg.to_str().unwrap(),
-        "--tasks",
-        "6",
-        "--threads",
-        "1",
-    ])
-    .ok();
+    build(&clean_cfg, &ARGS);
 
     let work = dir.path().join("killed");
     let cfg = write_config(dir.path(), &work, &opts);
@@ -60,15 +54,8 @@ fn sigkill_then_rerun_is_byte_identical_and_skips_finished_tasks() {
         "shards/_done/00000.json",
     ] {
         let mut child = corpus()
-            .args([
-                "build",
-                "--config",
-                cfg.to_str().unwrap(),
-                "--tasks",
-                "6",
-                "--threads",
-                "1",
-            ])
+            .args(["build", "--config", cfg.to_str().unwrap()])
+            .args(ARGS)
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
@@ -81,26 +68,9 @@ fn sigkill_then_rerun_is_byte_identical_and_skips_finished_tasks() {
             "the build finished before it could be killed at {marker}; the kill point proves nothing"
         );
     }
-    let rerun = run(&[
-        "build",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--tasks",
-        "6",
-        "--threads",
-        "1",
-    ])
-    .ok();
-    assert!(
-        rerun.stderr.contains("already done, skipping"),
-        "{}",
-        rerun.stderr
-    );
-    assert!(
-        rerun.stderr.contains("ingest: 0 tasks ran, 6 skipped"),
-        "{}",
-        rerun.stderr
-    );
+    build(&cfg, &ARGS)
+        .logged("already done, skipping")
+        .logged("ingest: 0 tasks ran, 6 skipped");
 
     let (clean, resumed) = (outputs(&clean_work), outputs(&work));
     assert_eq!(
@@ -111,23 +81,8 @@ fn sigkill_then_rerun_is_byte_identical_and_skips_finished_tasks() {
         assert!(resumed[name] == *bytes, "{name} differs after kill + rerun");
     }
 
-    let again = run(&[
-        "build",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--tasks",
-        "6",
-        "--threads",
-        "1",
-    ])
-    .ok();
+    let again = build(&cfg, &ARGS);
     for stage in ["ingest", "tokenize", "shard"] {
-        assert!(
-            again
-                .stderr
-                .contains(&format!("{stage}: 0 tasks ran, 6 skipped")),
-            "{}",
-            again.stderr
-        );
+        again.logged(&format!("{stage}: 0 tasks ran, 6 skipped"));
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use corpus_pipeline::storage::Storage;
-use corpus_tests::{TestConfig, data_dir, files_under, run, write_config, write_config_at};
+use corpus_tests::{TestConfig, build_sample, data_dir, run, shard_files, write_config_at};
 
 const INPUTS: [&str; 7] = [
     "webtext/c4-en-sample.01.json.gz",
@@ -58,18 +58,8 @@ fn build_reads_inputs_from_and_writes_its_work_directory_to_s3() {
     let v: serde_json::Value = serde_json::from_str(&inspect.stdout).unwrap();
     assert_eq!(v["problems"], serde_json::json!([]), "{v}");
 
-    let local_dir = tempfile::tempdir().unwrap();
-    let local_work = local_dir.path().join("work");
-    let local_cfg = write_config(local_dir.path(), &local_work, &TestConfig::default());
-    run(&[
-        "build",
-        "--config",
-        local_cfg.to_str().unwrap(),
-        "--tasks",
-        "2",
-    ])
-    .ok();
-    let local: Vec<(String, Vec<u8>)> = files_under(&local_work.join("shards"))
+    let (_local_dir, local_work) = build_sample(&["--tasks", "2"]);
+    let local: Vec<(String, Vec<u8>)> = shard_files(&local_work)
         .into_iter()
         .filter(|(n, _)| n.ends_with(".bin"))
         .collect();

@@ -1,21 +1,11 @@
 //! `corpus stage NAME --task i --tasks n` runs single tasks, as a cluster scheduler would; running every
 //! task of every stage that way gives the shards of `corpus build`.
 
-use corpus_tests::{TestConfig, files_under, run, write_config};
+use corpus_tests::{TestConfig, build_sample, run, shard_files, write_config};
 
 #[test]
 fn single_tasks_compose_into_the_build_result() {
-    let dir = tempfile::tempdir().unwrap();
-    let built = dir.path().join("built");
-    let cfg_built = write_config(dir.path(), &built, &TestConfig::default());
-    run(&[
-        "build",
-        "--config",
-        cfg_built.to_str().unwrap(),
-        "--tasks",
-        "2",
-    ])
-    .ok();
+    let (dir, built) = build_sample(&["--tasks", "2"]);
 
     let staged = dir.path().join("staged");
     let sub = dir.path().join("s");
@@ -53,13 +43,7 @@ fn single_tasks_compose_into_the_build_result() {
         bad.stderr
     );
 
-    let shards = |w: &std::path::Path| -> std::collections::BTreeMap<String, Vec<u8>> {
-        files_under(&w.join("shards"))
-            .into_iter()
-            .filter(|(n, _)| !n.starts_with("_done"))
-            .collect()
-    };
-    assert_eq!(shards(&built), shards(&staged));
+    assert_eq!(shard_files(&built), shard_files(&staged));
     let status = run(&["status", "--work", staged.to_str().unwrap(), "--json"]).ok();
     let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     for s in v["stages"].as_array().unwrap() {

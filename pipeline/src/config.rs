@@ -111,6 +111,13 @@ pub struct SourceConfig {
     /// JSONL: dotted path of the title field.
     #[serde(default)]
     pub title_field: Option<String>,
+    /// Largest document (text bytes) a reader accepts; larger records become `too_large` rejects.
+    #[serde(default = "default_max_doc_bytes")]
+    pub max_doc_bytes: u64,
+}
+
+fn default_max_doc_bytes() -> u64 {
+    32 << 20
 }
 
 fn default_text_field() -> String {
@@ -236,6 +243,12 @@ impl Config {
                 return Err(ConfigError::invalid(
                     field("weight"),
                     format!("{} must be a finite number >= 0", s.weight),
+                ));
+            }
+            if s.max_doc_bytes == 0 {
+                return Err(ConfigError::invalid(
+                    field("max_doc_bytes"),
+                    "must be at least 1",
                 ));
             }
             if s.text_field.is_empty() {

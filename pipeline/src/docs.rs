@@ -1,14 +1,15 @@
 //! Document batches (DESIGN.md §3): the Arrow schema every stage reads and writes, a builder that sizes
 //! batches by bytes, reject rows, and the Parquet (zstd) files that carry them between stages.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use arrow::array::{
-    Array, ArrayRef, RecordBatch, StringArray, StringBuilder, StringDictionaryBuilder,
-    UInt64Builder,
+    Array, ArrayRef, ListArray, ListBuilder, RecordBatch, StringArray, StringBuilder,
+    StringDictionaryBuilder, StructArray, StructBuilder, UInt64Array, UInt64Builder,
 };
-use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Fields, Int32Type, Schema, SchemaRef};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
@@ -355,6 +356,89 @@ impl Iterator for ParquetBatches {
         let next = self.storage.block_on(self.stream.next())?;
         Some(next.with_context(|| format!("cannot read {}", self.url)))
     }
+}
+
+/// The field of a `list<struct<{key}: utf8, {value}: uint64>>` column: a small map of counts per row
+/// (rejects by reason, tokens per source), readable as is by pyarrow and pandas.
+pub fn count_map_field(name: &str, key: &str, value: &str) -> Field {
+    Field::new(name, count_map_type(key, value), false)
+}
+
+fn count_map_type(key: &str, value: &str) -> DataType {
+    let fields = Fields::from(vec![
+        Field::new(key, DataType::Utf8, false),
+        Field::new(value, DataType::UInt64, false),
+    ]);
+    DataType::List(Arc::new(Field::new("item", DataType::Struct(fields), true)))
+}
+
+/// Builds a count-map column (see [`count_map_field`]) from one map per row.
+pub fn count_map_array<'a>(
+    key: &str,
+    value: &str,
+    rows: impl IntoIterator<Item = &'a BTreeMap<String, u64>>,
+) -> Result<ArrayRef> {
+    let DataType::List(item) = count_map_type(key, value) else {
+        bail!("count map type is a list")
+    };
+    let DataType::Struct(fields) = item.data_type().clone() else {
+        bail!("count map items are structs")
+    };
+    let mut list = ListBuilder::new(StructBuilder::from_fields(fields, 0)).with_field(item);
+    for row in rows {
+        let entries = list.values();
+        for (k, n) in row {
+            entries
+                .field_builder::<StringBuilder>(0)
+                .context("count map key column")?
+                .append_value(k);
+            entries
+                .field_builder::<UInt64Builder>(1)
+                .context("count map value column")?
+                .append_value(*n);
+            entries.append(true);
+        }
+        list.append(true);
+    }
+    Ok(Arc::new(list.finish()))
+}
+
+/// Reads row `row` of a count-map column back into a map.
+pub fn count_map_values(
+    batch: &RecordBatch,
+    name: &str,
+    row: usize,
+) -> Result<BTreeMap<String, u64>> {
+    let list = batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<ListArray>())
+        .with_context(|| format!("batch has no list column '{name}'"))?;
+    let entries = list.value(row);
+    let entries = entries
+        .as_any()
+        .downcast_ref::<StructArray>()
+        .with_context(|| format!("'{name}' items are not structs"))?;
+    let keys = entries
+        .column(0)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .with_context(|| format!("'{name}' keys"))?;
+    let values = entries
+        .column(1)
+        .as_any()
+        .downcast_ref::<UInt64Array>()
+        .with_context(|| format!("'{name}' values"))?;
+    Ok((0..entries.len())
+        .map(|j| (keys.value(j).to_string(), values.value(j)))
+        .collect())
+}
+
+/// A `UInt64` column of a batch by name.
+pub fn u64_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a UInt64Array> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
+        .with_context(|| format!("batch has no UInt64 column '{name}'"))
 }
 
 /// A string column of a batch by name.

@@ -41,9 +41,13 @@ pub fn status(storage: &Arc<Storage>, work: &str) -> Result<Value> {
             .filter(|m| m.config_hash == stage.hash)
             .collect();
         let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+        let mut skipped: BTreeMap<String, u64> = BTreeMap::new();
         for m in &current {
             for (r, n) in &m.counts.rejected_by_reason {
                 *reasons.entry(r.clone()).or_default() += n;
+            }
+            for (k, n) in &m.counts.skipped_by_kind {
+                *skipped.entry(k.clone()).or_default() += n;
             }
         }
         stages.push(json!({
@@ -55,6 +59,7 @@ pub fn status(storage: &Arc<Storage>, work: &str) -> Result<Value> {
             "docs_out": current.iter().map(|m| m.counts.docs_out).sum::<u64>(),
             "docs_rejected": current.iter().map(|m| m.counts.docs_rejected).sum::<u64>(),
             "rejected_by_reason": reasons,
+            "skipped_by_kind": skipped,
             "seconds": current.iter().map(|m| m.seconds).sum::<f64>(),
         }));
     }
@@ -63,21 +68,29 @@ pub fn status(storage: &Arc<Storage>, work: &str) -> Result<Value> {
 
 /// Text form of [`status`].
 pub fn render_status(v: &Value) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "work: {}", v["work"].as_str().unwrap_or(""));
-    let _ = writeln!(
-        out,
-        "{:<10} {:>11} {:>12} {:>12} {:>12}  rejected by reason",
-        "stage", "tasks", "docs in", "docs out", "rejected"
-    );
-    for s in v["stages"].as_array().into_iter().flatten() {
-        let tasks = format!("{}/{}", s["tasks_done"], s["tasks"]);
-        let reasons: Vec<String> = s["rejected_by_reason"]
+    let pairs = |m: &Value| -> String {
+        let items: Vec<String> = m
             .as_object()
             .into_iter()
             .flatten()
             .map(|(k, n)| format!("{k}={n}"))
             .collect();
+        items.join(" ")
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "work: {}", v["work"].as_str().unwrap_or(""));
+    let _ = writeln!(
+        out,
+        "{:<10} {:>11} {:>12} {:>12} {:>12}  rejected by reason / skipped records by kind",
+        "stage", "tasks", "docs in", "docs out", "rejected"
+    );
+    for s in v["stages"].as_array().into_iter().flatten() {
+        let tasks = format!("{}/{}", s["tasks_done"], s["tasks"]);
+        let mut notes = pairs(&s["rejected_by_reason"]);
+        let skipped = pairs(&s["skipped_by_kind"]);
+        if !skipped.is_empty() {
+            notes = format!("{notes} / skipped: {skipped}");
+        }
         let _ = writeln!(
             out,
             "{:<10} {:>11} {:>12} {:>12} {:>12}  {}",
@@ -86,7 +99,7 @@ pub fn render_status(v: &Value) -> String {
             s["docs_in"].as_u64().unwrap_or(0),
             s["docs_out"].as_u64().unwrap_or(0),
             s["docs_rejected"].as_u64().unwrap_or(0),
-            reasons.join(" ")
+            notes.trim()
         );
     }
     out

@@ -16,6 +16,10 @@ pub struct Counts {
     pub docs_rejected: u64,
     /// Rejected documents per reason.
     pub rejected_by_reason: BTreeMap<String, u64>,
+    /// Records that are not documents by design (WARC request/metadata records, redirects...), per kind.
+    /// They are neither documents in nor rejects.
+    #[serde(default)]
+    pub skipped_by_kind: BTreeMap<String, u64>,
     /// Input bytes read (as stored, e.g. compressed).
     pub bytes_in: u64,
     /// Output bytes written.
@@ -31,6 +35,11 @@ impl Counts {
             .rejected_by_reason
             .entry(reason.to_string())
             .or_default() += 1;
+    }
+
+    /// Counts one record that is not a document by design.
+    pub fn skip(&mut self, kind: &str) {
+        *self.skipped_by_kind.entry(kind.to_string()).or_default() += 1;
     }
 
     /// Counts one document passed on.

@@ -1,27 +1,19 @@
 //! Per-stage accounting (`reports/{stage}.parquet`): one row per task with documents in/out/rejected, the
-//! rejects by reason, bytes and seconds, built from the completion markers so it is the same whichever
-//! process writes it.
+//! rejects by reason, records skipped by kind, bytes and seconds, built from the completion markers so it is
+//! the same whichever process writes it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use arrow::array::{
-    Array, ArrayRef, Float64Array, ListBuilder, RecordBatch, StringArray, StringBuilder,
-    StructBuilder, UInt32Array, UInt64Array, UInt64Builder,
-};
-use arrow::datatypes::{DataType, Field, Fields, Schema};
+use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema};
 
 use super::{Counts, Marker, RunContext};
-use crate::docs::{ParquetSink, read_parquet};
+use crate::docs::{
+    ParquetSink, count_map_array, count_map_field, count_map_values, read_parquet, u64_column,
+};
 use crate::storage::{Location, Storage};
-
-fn reason_fields() -> Fields {
-    Fields::from(vec![
-        Field::new("reason", DataType::Utf8, false),
-        Field::new("documents", DataType::UInt64, false),
-    ])
-}
 
 fn report_schema() -> Arc<Schema> {
     Arc::new(Schema::new(vec![
@@ -31,15 +23,8 @@ fn report_schema() -> Arc<Schema> {
         Field::new("docs_in", DataType::UInt64, false),
         Field::new("docs_out", DataType::UInt64, false),
         Field::new("docs_rejected", DataType::UInt64, false),
-        Field::new(
-            "rejected_by_reason",
-            DataType::List(Arc::new(Field::new(
-                "item",
-                DataType::Struct(reason_fields()),
-                true,
-            ))),
-            false,
-        ),
+        count_map_field("rejected_by_reason", "reason", "documents"),
+        count_map_field("skipped_by_kind", "kind", "records"),
         Field::new("bytes_in", DataType::UInt64, false),
         Field::new("bytes_out", DataType::UInt64, false),
         Field::new("seconds", DataType::Float64, false),
@@ -51,38 +36,26 @@ pub fn write_report(run: &RunContext, stage: &str, markers: &[Marker]) -> Result
     let u64s = |f: &dyn Fn(&Marker) -> u64| -> ArrayRef {
         Arc::new(markers.iter().map(f).collect::<UInt64Array>())
     };
-    let mut reasons = ListBuilder::new(StructBuilder::from_fields(reason_fields(), markers.len()));
-    for m in markers {
-        let list = reasons.values();
-        for (reason, n) in &m.counts.rejected_by_reason {
-            list.field_builder::<StringBuilder>(0)
-                .context("reason column")?
-                .append_value(reason);
-            list.field_builder::<UInt64Builder>(1)
-                .context("documents column")?
-                .append_value(*n);
-            list.append(true);
-        }
-        reasons.append(true);
-    }
+    let u32s = |f: &dyn Fn(&Marker) -> usize| -> ArrayRef {
+        Arc::new(markers.iter().map(|m| f(m) as u32).collect::<UInt32Array>())
+    };
     let columns: Vec<ArrayRef> = vec![
         Arc::new(markers.iter().map(|_| Some(stage)).collect::<StringArray>()),
-        Arc::new(
-            markers
-                .iter()
-                .map(|m| m.task as u32)
-                .collect::<UInt32Array>(),
-        ),
-        Arc::new(
-            markers
-                .iter()
-                .map(|m| m.tasks as u32)
-                .collect::<UInt32Array>(),
-        ),
+        u32s(&|m| m.task),
+        u32s(&|m| m.tasks),
         u64s(&|m| m.counts.docs_in),
         u64s(&|m| m.counts.docs_out),
         u64s(&|m| m.counts.docs_rejected),
-        Arc::new(reasons.finish()),
+        count_map_array(
+            "reason",
+            "documents",
+            markers.iter().map(|m| &m.counts.rejected_by_reason),
+        )?,
+        count_map_array(
+            "kind",
+            "records",
+            markers.iter().map(|m| &m.counts.skipped_by_kind),
+        )?,
         u64s(&|m| m.counts.bytes_in),
         u64s(&|m| m.counts.bytes_out),
         Arc::new(markers.iter().map(|m| m.seconds).collect::<Float64Array>()),
@@ -100,21 +73,12 @@ pub fn write_report(run: &RunContext, stage: &str, markers: &[Marker]) -> Result
 pub fn read_report(storage: &Arc<Storage>, loc: &Location) -> Result<BTreeMap<u32, Counts>> {
     let mut out = BTreeMap::new();
     for batch in read_parquet(storage, loc)? {
-        let batch = batch?;
-        let col = |name: &str| -> Result<&UInt64Array> {
-            batch
-                .column_by_name(name)
-                .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
-                .with_context(|| format!("report {loc} has no UInt64 column {name}"))
-        };
+        let batch = batch.with_context(|| format!("reading report {loc}"))?;
         let tasks = batch
             .column_by_name("task")
             .and_then(|c| c.as_any().downcast_ref::<UInt32Array>())
             .with_context(|| format!("report {loc} has no task column"))?;
-        let reasons = batch
-            .column_by_name("rejected_by_reason")
-            .and_then(|c| c.as_any().downcast_ref::<arrow::array::ListArray>())
-            .with_context(|| format!("report {loc} has no rejected_by_reason column"))?;
+        let col = |name: &str| u64_column(&batch, name).with_context(|| format!("report {loc}"));
         let (din, dout, drej, bin, bout) = (
             col("docs_in")?,
             col("docs_out")?,
@@ -123,36 +87,16 @@ pub fn read_report(storage: &Arc<Storage>, loc: &Location) -> Result<BTreeMap<u3
             col("bytes_out")?,
         );
         for i in 0..batch.num_rows() {
-            let mut by_reason = BTreeMap::new();
-            let entries = reasons.value(i);
-            let entries = entries
-                .as_any()
-                .downcast_ref::<arrow::array::StructArray>()
-                .with_context(|| format!("report {loc}: bad rejected_by_reason"))?;
-            let names = entries
-                .column(0)
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .context("reason names")?;
-            let counts = entries
-                .column(1)
-                .as_any()
-                .downcast_ref::<UInt64Array>()
-                .context("reason counts")?;
-            for j in 0..entries.len() {
-                by_reason.insert(names.value(j).to_string(), counts.value(j));
-            }
-            out.insert(
-                tasks.value(i),
-                Counts {
-                    docs_in: din.value(i),
-                    docs_out: dout.value(i),
-                    docs_rejected: drej.value(i),
-                    rejected_by_reason: by_reason,
-                    bytes_in: bin.value(i),
-                    bytes_out: bout.value(i),
-                },
-            );
+            let counts = Counts {
+                docs_in: din.value(i),
+                docs_out: dout.value(i),
+                docs_rejected: drej.value(i),
+                rejected_by_reason: count_map_values(&batch, "rejected_by_reason", i)?,
+                skipped_by_kind: count_map_values(&batch, "skipped_by_kind", i)?,
+                bytes_in: bin.value(i),
+                bytes_out: bout.value(i),
+            };
+            out.insert(tasks.value(i), counts);
         }
     }
     Ok(out)

@@ -10,8 +10,8 @@ use super::{InputFile, Record, normalize_text};
 use crate::config::SourceConfig;
 use crate::docs::{Document, Reject};
 
-/// Longest line accepted as one record; longer lines are rejected and skipped.
-pub const MAX_LINE_BYTES: u64 = 256 << 20;
+/// JSON syntax and other fields allowed on a line beyond the text itself.
+const LINE_OVERHEAD_BYTES: u64 = 1 << 20;
 const RAW_KEEP: usize = 4096;
 
 /// Streams one JSONL file as records.
@@ -24,6 +24,7 @@ pub struct JsonlReader {
     title_field: Option<String>,
     input: String,
     stem: String,
+    max_doc_bytes: u64,
     offset: u64,
     index: u64,
     line: Vec<u8>,
@@ -42,6 +43,7 @@ impl JsonlReader {
             title_field: source.title_field.clone(),
             input: input.location.url().to_string(),
             stem: input.stem.clone(),
+            max_doc_bytes: source.max_doc_bytes,
             offset: 0,
             index: 0,
             line: Vec::new(),
@@ -118,6 +120,14 @@ impl JsonlReader {
                 line,
             );
         }
+        if text.len() as u64 > self.max_doc_bytes {
+            let detail = format!(
+                "text of {} bytes is over max_doc_bytes = {}",
+                text.len(),
+                self.max_doc_bytes
+            );
+            return self.reject(index, offset, "too_large", detail, line);
+        }
         let string_at = |path: &Option<String>| -> Option<String> {
             match field(&value, path.as_deref()?)? {
                 Value::String(s) if !s.is_empty() => Some(s.clone()),
@@ -161,8 +171,9 @@ impl Iterator for JsonlReader {
             let start = self.offset;
             let mut line = std::mem::take(&mut self.line);
             line.clear();
+            let max_line = self.max_doc_bytes.saturating_add(LINE_OVERHEAD_BYTES);
             let read = (&mut self.reader)
-                .take(MAX_LINE_BYTES + 1)
+                .take(max_line + 1)
                 .read_until(b'\n', &mut line);
             let n = match read {
                 Ok(n) => n,
@@ -179,13 +190,14 @@ impl Iterator for JsonlReader {
                 return None;
             }
             self.offset += n as u64;
-            if n as u64 > MAX_LINE_BYTES && line.last() != Some(&b'\n') {
+            if n as u64 > max_line && line.last() != Some(&b'\n') {
                 let index = self.index;
                 self.index += 1;
                 let skipped = skip_line(&mut *self.reader);
                 self.offset += skipped.unwrap_or(0);
-                let detail = format!("line longer than {MAX_LINE_BYTES} bytes");
-                let rec = self.reject(index, start, "line_too_long", detail, &line);
+                let detail =
+                    format!("line longer than {max_line} bytes (max_doc_bytes + 1 MiB of JSON)");
+                let rec = self.reject(index, start, "too_large", detail, &line);
                 self.line = line;
                 return Some(rec);
             }
@@ -265,18 +277,20 @@ mod tests {
             id_field: Some("id".into()),
             url_field: Some("metadata.url".into()),
             title_field: None,
+            max_doc_bytes: 64,
         }
     }
 
     #[test]
     fn good_and_bad_lines() {
-        let data: &'static [u8] = b"{\"id\": 7, \"text\": \"a\\r\\nb\", \"metadata\": {\"url\": \"http://u\"}}\n\n{not json}\n{\"text\": 3}\n{\"txt\": \"x\"}\n{\"text\": \"  \"}\n\xff\xfe\n{\"text\": \"last\"}";
+        let data: &'static [u8] = b"{\"id\": 7, \"text\": \"a\\r\\nb\", \"metadata\": {\"url\": \"http://u\"}}\n\n{not json}\n{\"text\": 3}\n{\"txt\": \"x\"}\n{\"text\": \"  \"}\n\xff\xfe\n{\"text\": \"last\"}\n{\"text\": \"this text is longer than the sixty-four bytes that this test allows\"}";
         let recs = records(data, cfg());
         let summary: Vec<String> = recs
             .iter()
             .map(|r| match r {
                 Record::Doc(d) => format!("doc {} {:?} {:?} {:?}", d.id, d.text, d.url, d.meta),
                 Record::Reject(j) => format!("reject {} {} @{}", j.id, j.reason, j.offset),
+                Record::Skip(kind) => format!("skip {kind}"),
             })
             .collect();
         assert_eq!(
@@ -289,6 +303,7 @@ mod tests {
                 "reject web/x/4 empty_text @98",
                 "reject web/x/5 invalid_utf8 @113",
                 "doc web/x/6 \"last\" None None",
+                "reject web/x/7 too_large @133",
             ]
         );
     }

@@ -55,6 +55,8 @@ pub enum Record {
     Doc(Document),
     /// A record that could not become one.
     Reject(Reject),
+    /// A record that is not a document by design (e.g. a WARC `request`); counted by kind, not rejected.
+    Skip(&'static str),
 }
 
 /// One input file of a source, with the stem its document ids use.

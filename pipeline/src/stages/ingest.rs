@@ -59,6 +59,7 @@ impl Stage for Ingest {
                             docs.write(&batch.finish()?)?;
                         }
                     }
+                    Record::Skip(kind) => counts.skip(kind),
                     Record::Reject(reject) => {
                         counts.reject(&reject.reason);
                         reject_batch.push(reject);

@@ -12,17 +12,19 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use arrow::array::{
-    Array, ArrayRef, ListArray, ListBuilder, RecordBatch, StringArray, StringBuilder,
-    StructBuilder, UInt32Array, UInt64Array, UInt64Builder,
+    Array, ArrayRef, ListArray, RecordBatch, StringArray, UInt32Array, UInt64Array,
 };
-use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use corpus_sharder::{ShardWriter, TokenWidth};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::Tokenize;
 use super::tokenize::{SPLITS, TokenizeExtra};
-use crate::docs::{ParquetBatches, ParquetSink, read_parquet, source_values};
+use crate::docs::{
+    ParquetBatches, ParquetSink, count_map_array, count_map_field, count_map_values, read_parquet,
+    source_values, string_column, u64_column,
+};
 use crate::runner::{
     Counts, Marker, MarkerInput, RunContext, Stage, TaskContext, TaskResult, assigned, hex64,
 };
@@ -332,13 +334,6 @@ impl<'a> TokenCursor<'a> {
     }
 }
 
-fn source_tokens_fields() -> Fields {
-    Fields::from(vec![
-        Field::new("source", DataType::Utf8, false),
-        Field::new("tokens", DataType::UInt64, false),
-    ])
-}
-
 /// Schema of `shards/manifest.parquet`.
 pub fn manifest_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -347,15 +342,7 @@ pub fn manifest_schema() -> SchemaRef {
         Field::new("shard", DataType::UInt32, false),
         Field::new("tokens", DataType::UInt64, false),
         Field::new("documents", DataType::UInt64, false),
-        Field::new(
-            "tokens_per_source",
-            DataType::List(Arc::new(Field::new(
-                "item",
-                DataType::Struct(source_tokens_fields()),
-                true,
-            ))),
-            false,
-        ),
+        count_map_field("tokens_per_source", "source", "tokens"),
         Field::new("payload_xxh3", DataType::UInt64, false),
         Field::new("dtype", DataType::Utf8, false),
     ]))
@@ -368,30 +355,17 @@ fn write_manifest(storage: &Arc<Storage>, loc: &Location, entries: &[ShardEntry]
     let u64s = |f: &dyn Fn(&ShardEntry) -> u64| -> ArrayRef {
         Arc::new(entries.iter().map(f).collect::<UInt64Array>())
     };
-    let mut per_source = ListBuilder::new(StructBuilder::from_fields(
-        source_tokens_fields(),
-        entries.len(),
-    ));
-    for e in entries {
-        let list = per_source.values();
-        for (source, tokens) in &e.tokens_per_source {
-            list.field_builder::<StringBuilder>(0)
-                .context("source column")?
-                .append_value(source);
-            list.field_builder::<UInt64Builder>(1)
-                .context("tokens column")?
-                .append_value(*tokens);
-            list.append(true);
-        }
-        per_source.append(true);
-    }
     let columns: Vec<ArrayRef> = vec![
         strings(&|e| &e.file),
         strings(&|e| &e.split),
         Arc::new(entries.iter().map(|e| e.shard).collect::<UInt32Array>()),
         u64s(&|e| e.tokens),
         u64s(&|e| e.documents),
-        Arc::new(per_source.finish()),
+        count_map_array(
+            "source",
+            "tokens",
+            entries.iter().map(|e| &e.tokens_per_source),
+        )?,
         u64s(&|e| e.payload_xxh3),
         strings(&|e| &e.dtype),
     ];
@@ -416,49 +390,23 @@ fn write_manifest(storage: &Arc<Storage>, loc: &Location, entries: &[ShardEntry]
 pub fn read_manifest(storage: &Arc<Storage>, loc: &Location) -> Result<Vec<ShardEntry>> {
     let mut out = Vec::new();
     for batch in read_parquet(storage, loc)? {
-        let batch = batch?;
-        let s = |n: &str| crate::docs::string_column(&batch, n);
-        let u = |n: &str| -> Result<&UInt64Array> {
-            batch
-                .column_by_name(n)
-                .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
-                .with_context(|| format!("manifest column {n}"))
-        };
+        let batch = batch.with_context(|| format!("reading manifest {loc}"))?;
+        let s = |n: &str| string_column(&batch, n);
+        let u = |n: &str| u64_column(&batch, n);
         let (file, split, dtype) = (s("file")?, s("split")?, s("dtype")?);
         let (tokens, documents, xxh) = (u("tokens")?, u("documents")?, u("payload_xxh3")?);
         let shard = batch
             .column_by_name("shard")
             .and_then(|c| c.as_any().downcast_ref::<UInt32Array>())
             .context("manifest column shard")?;
-        let per_source = batch
-            .column_by_name("tokens_per_source")
-            .and_then(|c| c.as_any().downcast_ref::<ListArray>())
-            .context("manifest column tokens_per_source")?;
         for i in 0..batch.num_rows() {
-            let entries = per_source.value(i);
-            let st = entries
-                .as_any()
-                .downcast_ref::<arrow::array::StructArray>()
-                .context("tokens_per_source entries")?;
-            let names = st
-                .column(0)
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .context("source names")?;
-            let counts = st
-                .column(1)
-                .as_any()
-                .downcast_ref::<UInt64Array>()
-                .context("source tokens")?;
             out.push(ShardEntry {
                 file: file.value(i).to_string(),
                 split: split.value(i).to_string(),
                 shard: shard.value(i),
                 tokens: tokens.value(i),
                 documents: documents.value(i),
-                tokens_per_source: (0..st.len())
-                    .map(|j| (names.value(j).to_string(), counts.value(j)))
-                    .collect(),
+                tokens_per_source: count_map_values(&batch, "tokens_per_source", i)?,
                 payload_xxh3: xxh.value(i),
                 dtype: dtype.value(i).to_string(),
             });

@@ -3,6 +3,7 @@
 //! with one reject row that says where it broke.
 
 mod jsonl;
+mod parquet;
 mod text;
 
 use std::io::{BufRead, BufReader, Read};
@@ -17,6 +18,7 @@ use crate::docs::{Document, Reject};
 use crate::storage::{Location, Storage};
 
 pub use jsonl::JsonlReader;
+pub use parquet::ParquetReader;
 pub use text::TextReader;
 
 /// The reader formats a source can name in `format = ...`.
@@ -26,11 +28,13 @@ pub enum Format {
     Jsonl,
     /// Plain text, one document per file (books).
     Text,
+    /// Parquet with a text column (Hugging Face datasets), streamed by row group.
+    Parquet,
 }
 
 impl Format {
     /// Names accepted in configs.
-    pub const ALLOWED: [&'static str; 2] = ["jsonl", "text"];
+    pub const ALLOWED: [&'static str; 3] = ["jsonl", "text", "parquet"];
 }
 
 impl FromStr for Format {
@@ -40,6 +44,7 @@ impl FromStr for Format {
         match s {
             "jsonl" => Ok(Format::Jsonl),
             "text" => Ok(Format::Text),
+            "parquet" => Ok(Format::Parquet),
             other => Err(format!(
                 "unknown format '{other}' (allowed: {})",
                 Format::ALLOWED.join(", ")
@@ -79,35 +84,91 @@ pub fn open_reader(
     input: &InputFile,
 ) -> Result<Box<dyn Iterator<Item = Record> + Send>> {
     let format: Format = source.format.parse().map_err(anyhow::Error::msg)?;
-    let stream = decompressed(storage, &input.location)?;
     Ok(match format {
-        Format::Jsonl => Box::new(JsonlReader::new(stream, source, input)),
-        Format::Text => Box::new(TextReader::new(stream, source, input)),
+        Format::Jsonl => Box::new(JsonlReader::new(
+            decompressed(storage, input)?,
+            source,
+            input,
+        )),
+        Format::Text => Box::new(TextReader::new(
+            decompressed(storage, input)?,
+            source,
+            input,
+        )),
+        Format::Parquet => Box::new(ParquetReader::open(storage, source, input)),
     })
 }
 
-/// A buffered reader that undoes the file's compression, chosen by extension (`.gz`, `.zst`).
-pub fn decompressed(storage: &Arc<Storage>, loc: &Location) -> Result<Box<dyn BufRead + Send>> {
+/// Largest expansion accepted from a compressed input: `MAX_EXPANSION` times its size plus this floor.
+pub const EXPANSION_FLOOR_BYTES: u64 = 256 << 20;
+/// Largest decompressed/compressed size ratio accepted (real text compresses 3-15x).
+pub const MAX_EXPANSION: u64 = 200;
+
+/// A buffered reader that undoes the file's compression, chosen by extension (`.gz`, `.zst`). The output of
+/// a compressed file is capped (see [`MAX_EXPANSION`]): a decompression bomb becomes a read error, which
+/// readers turn into a reject, instead of filling memory or disk.
+pub fn decompressed(storage: &Arc<Storage>, input: &InputFile) -> Result<Box<dyn BufRead + Send>> {
+    let loc = &input.location;
     let raw = BufReader::with_capacity(1 << 20, storage.reader(loc)?);
     let name = loc.file_name();
-    Ok(if name.ends_with(".gz") {
-        // Common Crawl and many JSONL dumps are concatenated gzip members.
+    let cap = input
+        .size
+        .saturating_mul(MAX_EXPANSION)
+        .saturating_add(EXPANSION_FLOOR_BYTES);
+    let capped = |r: Box<dyn Read + Send>| -> Box<dyn BufRead + Send> {
         Box::new(BufReader::with_capacity(
             1 << 20,
-            flate2::bufread::MultiGzDecoder::new(raw),
+            ExpansionCap {
+                inner: r,
+                left: cap,
+                cap,
+            },
         ))
+    };
+    Ok(if name.ends_with(".gz") {
+        // Common Crawl and many JSONL dumps are concatenated gzip members.
+        capped(Box::new(flate2::bufread::MultiGzDecoder::new(raw)))
     } else if name.ends_with(".zst") || name.ends_with(".zstd") {
         let mut dec = zstd::stream::read::Decoder::with_buffer(raw)?;
         // OpenWebText2 was compressed with long windows.
         dec.window_log_max(31)?;
-        Box::new(BufReader::with_capacity(1 << 20, dec))
+        capped(Box::new(dec))
     } else {
         Box::new(raw)
     })
 }
 
+/// Fails reads once more than `cap` bytes came out of a decompressor.
+struct ExpansionCap {
+    inner: Box<dyn Read + Send>,
+    left: u64,
+    cap: u64,
+}
+
+impl Read for ExpansionCap {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            let mut probe = [0u8; 1];
+            if self.inner.read(&mut probe)? == 0 {
+                return Ok(0);
+            }
+            return Err(std::io::Error::other(format!(
+                "decompressed output exceeds {} bytes ({MAX_EXPANSION}x the compressed size + {EXPANSION_FLOOR_BYTES}): \
+                 likely a decompression bomb",
+                self.cap
+            )));
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
 const COMPRESSION_EXTENSIONS: [&str; 4] = [".gz", ".zst", ".zstd", ".bz2"];
-const FORMAT_EXTENSIONS: [&str; 5] = [".jsonl", ".json", ".ndjson", ".txt", ".text"];
+const FORMAT_EXTENSIONS: [&str; 6] = [".jsonl", ".json", ".ndjson", ".txt", ".text", ".parquet"];
 
 /// Stems for a source's files: the path below their common directory, minus known extensions.
 /// Unique for distinct files, so document ids are unique.
@@ -189,6 +250,31 @@ mod tests {
             "books/c4.01.json.gz".to_string(),
         ];
         assert_eq!(stems(&one), vec!["pg972", "c4.01"]);
+    }
+
+    #[test]
+    fn expansion_cap_stops_a_decompression_bomb() {
+        let bomb = vec![0u8; 10_000];
+        let mut capped = ExpansionCap {
+            inner: Box::new(std::io::Cursor::new(bomb)),
+            left: 4096,
+            cap: 4096,
+        };
+        let mut out = Vec::new();
+        let err = capped
+            .read_to_end(&mut out)
+            .map(|_| ())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("decompression bomb"), "{err}");
+        assert_eq!(out.len(), 4096);
+        let mut exact = ExpansionCap {
+            inner: Box::new(std::io::Cursor::new(vec![1u8; 4096])),
+            left: 4096,
+            cap: 4096,
+        };
+        assert_eq!(exact.read_to_end(&mut Vec::new()).ok(), Some(4096));
     }
 
     #[test]

@@ -320,6 +320,24 @@ impl AsyncFileReader for ObjectFile {
 
 /// Streams the record batches of a Parquet object, row group by row group.
 pub fn read_parquet(storage: &Arc<Storage>, loc: &Location) -> Result<ParquetBatches> {
+    open_parquet(storage, loc, ArrowReaderOptions::new())
+}
+
+/// Like [`read_parquet`], for files written by others: the embedded Arrow schema (an IPC flatbuffer that
+/// arrow-ipc decodes with panics on some corrupt inputs) is ignored and types come from the Parquet schema.
+pub fn read_foreign_parquet(storage: &Arc<Storage>, loc: &Location) -> Result<ParquetBatches> {
+    open_parquet(
+        storage,
+        loc,
+        ArrowReaderOptions::new().with_skip_arrow_metadata(true),
+    )
+}
+
+fn open_parquet(
+    storage: &Arc<Storage>,
+    loc: &Location,
+    options: ArrowReaderOptions,
+) -> Result<ParquetBatches> {
     let size = storage
         .head(loc)?
         .with_context(|| format!("{loc} does not exist"))?;
@@ -329,7 +347,7 @@ pub fn read_parquet(storage: &Arc<Storage>, loc: &Location) -> Result<ParquetBat
     };
     let stream = storage
         .block_on(async {
-            ParquetRecordBatchStreamBuilder::new(reader)
+            ParquetRecordBatchStreamBuilder::new_with_options(reader, options)
                 .await?
                 .with_batch_size(8192)
                 .build()

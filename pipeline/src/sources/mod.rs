@@ -2,9 +2,13 @@
 //! A malformed record never stops a file; a broken stream (truncated gzip, unreadable object) ends the file
 //! with one reject row that says where it broke.
 
+#[cfg(test)]
+mod fuzz;
 mod jsonl;
 mod parquet;
 mod text;
+mod wikipedia;
+mod wikitext;
 
 use std::io::{BufRead, BufReader, Read};
 use std::str::FromStr;
@@ -20,6 +24,7 @@ use crate::storage::{Location, Storage};
 pub use jsonl::JsonlReader;
 pub use parquet::ParquetReader;
 pub use text::TextReader;
+pub use wikipedia::WikipediaReader;
 
 /// The reader formats a source can name in `format = ...`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,11 +35,13 @@ pub enum Format {
     Text,
     /// Parquet with a text column (Hugging Face datasets), streamed by row group.
     Parquet,
+    /// MediaWiki XML export (Wikipedia `pages-articles`, plain or `.bz2`): one document per article.
+    WikipediaXml,
 }
 
 impl Format {
     /// Names accepted in configs.
-    pub const ALLOWED: [&'static str; 3] = ["jsonl", "text", "parquet"];
+    pub const ALLOWED: [&'static str; 4] = ["jsonl", "text", "parquet", "wikipedia-xml"];
 }
 
 impl FromStr for Format {
@@ -45,6 +52,7 @@ impl FromStr for Format {
             "jsonl" => Ok(Format::Jsonl),
             "text" => Ok(Format::Text),
             "parquet" => Ok(Format::Parquet),
+            "wikipedia-xml" => Ok(Format::WikipediaXml),
             other => Err(format!(
                 "unknown format '{other}' (allowed: {})",
                 Format::ALLOWED.join(", ")
@@ -96,6 +104,11 @@ pub fn open_reader(
             input,
         )),
         Format::Parquet => Box::new(ParquetReader::open(storage, source, input)),
+        Format::WikipediaXml => Box::new(WikipediaReader::new(
+            decompressed(storage, input)?,
+            source,
+            input,
+        )),
     })
 }
 
@@ -104,9 +117,9 @@ pub const EXPANSION_FLOOR_BYTES: u64 = 256 << 20;
 /// Largest decompressed/compressed size ratio accepted (real text compresses 3-15x).
 pub const MAX_EXPANSION: u64 = 200;
 
-/// A buffered reader that undoes the file's compression, chosen by extension (`.gz`, `.zst`). The output of
-/// a compressed file is capped (see [`MAX_EXPANSION`]): a decompression bomb becomes a read error, which
-/// readers turn into a reject, instead of filling memory or disk.
+/// A buffered reader that undoes the file's compression, chosen by extension (`.gz`, `.zst`, `.bz2`).
+/// The output of a compressed file is capped (see [`MAX_EXPANSION`]): a decompression bomb becomes a read
+/// error, which readers turn into a reject, instead of filling memory or disk.
 pub fn decompressed(storage: &Arc<Storage>, input: &InputFile) -> Result<Box<dyn BufRead + Send>> {
     let loc = &input.location;
     let raw = BufReader::with_capacity(1 << 20, storage.reader(loc)?);
@@ -133,6 +146,9 @@ pub fn decompressed(storage: &Arc<Storage>, input: &InputFile) -> Result<Box<dyn
         // OpenWebText2 was compressed with long windows.
         dec.window_log_max(31)?;
         capped(Box::new(dec))
+    } else if name.ends_with(".bz2") {
+        // Wikipedia's multistream dumps are concatenated bzip2 streams.
+        capped(Box::new(bzip2::bufread::MultiBzDecoder::new(raw)))
     } else {
         Box::new(raw)
     })

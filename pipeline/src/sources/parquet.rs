@@ -2,6 +2,7 @@
 //! stage outputs), streamed row group by row group. `text_field`, `id_field`, `url_field` and `title_field`
 //! name top-level columns; Utf8, LargeUtf8 and Utf8View columns are accepted. Each row is one record.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -10,7 +11,7 @@ use arrow::datatypes::DataType;
 
 use super::{InputFile, Record, normalize_text};
 use crate::config::SourceConfig;
-use crate::docs::{Document, ParquetBatches, Reject, read_parquet};
+use crate::docs::{Document, ParquetBatches, Reject, read_foreign_parquet};
 use crate::storage::Storage;
 
 /// Streams the rows of one Parquet file as records.
@@ -51,7 +52,12 @@ impl ParquetReader {
             pending: Vec::new().into_iter(),
             row: 0,
         };
-        match read_parquet(storage, &input.location) {
+        // The parquet crate may still panic on some corrupt files; that is data, not a crash.
+        let opened = catch_unwind(AssertUnwindSafe(|| {
+            read_foreign_parquet(storage, &input.location)
+        }))
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("the Parquet decoder panicked on this file")));
+        match opened {
             Ok(b) => reader.batches = Some(b),
             Err(e) => {
                 reader.pending =
@@ -158,7 +164,12 @@ impl Iterator for ParquetReader {
                 return Some(r);
             }
             let batches = self.batches.as_mut()?;
-            match batches.next() {
+            let next = catch_unwind(AssertUnwindSafe(|| batches.next())).unwrap_or_else(|_| {
+                Some(Err(anyhow::anyhow!(
+                    "the Parquet decoder panicked on this row group"
+                )))
+            });
+            match next {
                 None => {
                     self.batches = None;
                     return None;

@@ -20,7 +20,7 @@ use crate::runner::{
     write_run_json,
 };
 use crate::storage::Storage;
-use crate::{inspect, stages};
+use crate::{bench, inspect, stages};
 
 /// Builds GPT-3-style pre-training corpora: raw sources in, llm.c token shards and Parquet reports out.
 #[derive(Debug, Parser)]
@@ -84,11 +84,37 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measure a component on one core; prints one JSON line (see BENCHMARKS.md).
+    Bench {
+        /// What to measure.
+        #[command(subcommand)]
+        what: BenchCommand,
+    },
     /// Look at the outputs of a run.
     Inspect {
         /// What to inspect.
         #[command(subcommand)]
         what: InspectCommand,
+    },
+}
+
+/// `corpus bench` targets.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Read one input file with a source reader: input MB/s, text MB/s, documents/s, counts.
+    Read {
+        /// Reader format: jsonl, text, wikipedia-xml, parquet, ...
+        #[arg(long)]
+        format: String,
+        /// The input file (local path or s3:// URL).
+        #[arg(long)]
+        input: String,
+        /// Text field (jsonl, parquet).
+        #[arg(long, default_value = "text")]
+        text_field: String,
+        /// Read the file this many times (small files give steadier figures).
+        #[arg(long, default_value_t = 1)]
+        repeat: u32,
     },
 }
 
@@ -183,6 +209,22 @@ fn dispatch(command: Command) -> Result<()> {
             let storage = Storage::new()?;
             let report = inspect::status(&storage, &work)?;
             print_report(&report, json, inspect::render_status)
+        }
+        Command::Bench {
+            what:
+                BenchCommand::Read {
+                    format,
+                    input,
+                    text_field,
+                    repeat,
+                },
+        } => {
+            let storage = Storage::new()?;
+            println!(
+                "{}",
+                bench::read(&storage, &format, &input, &text_field, repeat)?
+            );
+            Ok(())
         }
         Command::Inspect {
             what: InspectCommand::Shards { work, json },

@@ -4,6 +4,7 @@
 //! `object_store`, the stage runner and its stages, reports, and the CLI. Algorithms live in the stage
 //! crates (`corpus-tokenizer`, `corpus-sharder`, `corpus-dedup`, `corpus-contamination`).
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod docs;

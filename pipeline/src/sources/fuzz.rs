@@ -21,6 +21,9 @@ const SAMPLES: &[(&str, &str)] = &[
     ("text", "books/pg972-the-devils-dictionary.txt"),
     ("parquet", "generated:parquet"),
     ("wikipedia-xml", "wiki/mwxml-multi-revision-dump.xml"),
+    ("warc", "warc/whirlwind.warc.gz"),
+    ("warc", "warc/warcio-example.warc.gz"),
+    ("wet", "warc/whirlwind.warc.wet.gz"),
 ];
 
 struct Rng(u64);

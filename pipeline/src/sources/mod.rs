@@ -4,9 +4,11 @@
 
 #[cfg(test)]
 mod fuzz;
+mod html;
 mod jsonl;
 mod parquet;
 mod text;
+mod warc;
 mod wikipedia;
 mod wikitext;
 
@@ -24,6 +26,7 @@ use crate::storage::{Location, Storage};
 pub use jsonl::JsonlReader;
 pub use parquet::ParquetReader;
 pub use text::TextReader;
+pub use warc::WarcReader;
 pub use wikipedia::WikipediaReader;
 
 /// The reader formats a source can name in `format = ...`.
@@ -37,11 +40,16 @@ pub enum Format {
     Parquet,
     /// MediaWiki XML export (Wikipedia `pages-articles`, plain or `.bz2`): one document per article.
     WikipediaXml,
+    /// WARC (Common Crawl `.warc.gz`, plain or gzip): HTML and text `response` records, main text extracted.
+    Warc,
+    /// WET (Common Crawl `.warc.wet.gz`): `conversion` records, text as is.
+    Wet,
 }
 
 impl Format {
     /// Names accepted in configs.
-    pub const ALLOWED: [&'static str; 4] = ["jsonl", "text", "parquet", "wikipedia-xml"];
+    pub const ALLOWED: [&'static str; 6] =
+        ["jsonl", "text", "parquet", "wikipedia-xml", "warc", "wet"];
 }
 
 impl FromStr for Format {
@@ -53,6 +61,8 @@ impl FromStr for Format {
             "text" => Ok(Format::Text),
             "parquet" => Ok(Format::Parquet),
             "wikipedia-xml" => Ok(Format::WikipediaXml),
+            "warc" => Ok(Format::Warc),
+            "wet" => Ok(Format::Wet),
             other => Err(format!(
                 "unknown format '{other}' (allowed: {})",
                 Format::ALLOWED.join(", ")
@@ -108,6 +118,16 @@ pub fn open_reader(
             decompressed(storage, input)?,
             source,
             input,
+        )),
+        // WARC readers undo gzip member by member themselves, to resynchronise after a corrupt member.
+        Format::Warc | Format::Wet => Box::new(WarcReader::new(
+            Box::new(BufReader::with_capacity(
+                1 << 20,
+                storage.reader(&input.location)?,
+            )),
+            source,
+            input,
+            format == Format::Wet,
         )),
     })
 }
@@ -184,7 +204,9 @@ impl Read for ExpansionCap {
 }
 
 const COMPRESSION_EXTENSIONS: [&str; 4] = [".gz", ".zst", ".zstd", ".bz2"];
-const FORMAT_EXTENSIONS: [&str; 6] = [".jsonl", ".json", ".ndjson", ".txt", ".text", ".parquet"];
+const FORMAT_EXTENSIONS: [&str; 10] = [
+    ".jsonl", ".json", ".ndjson", ".txt", ".text", ".parquet", ".warc", ".wet", ".wat", ".xml",
+];
 
 /// Stems for a source's files: the path below their common directory, minus known extensions.
 /// Unique for distinct files, so document ids are unique.

@@ -42,6 +42,7 @@ pub fn read(
         location: file.location.clone(),
         size: file.size,
         stem: "bench".into(),
+        title: None,
     };
     let (mut docs, mut rejects, mut skips, mut text_bytes) = (0u64, 0u64, 0u64, 0u64);
     let started = Instant::now();

@@ -4,12 +4,67 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::Result;
+use std::collections::{BTreeSet, HashMap};
+
+use anyhow::{Context, Result};
 
 use crate::config::{Config, ConfigError};
 use crate::runner::RunContext;
-use crate::sources::{InputFile, stems};
-use crate::storage::Storage;
+use crate::sources::{Format, InputFile, stems};
+use crate::storage::{Listed, Storage};
+
+/// The PG-19 book id of a file name: `10.txt` → `10`.
+fn book_id(name: &str) -> Option<&str> {
+    name.split('.').next().filter(|s| !s.is_empty())
+}
+
+/// Titles from PG-19 style `metadata.csv` files (`_id, short_book_title, publication_date, url`, with or
+/// without a header row) found beside the books or one directory up, as in PG-19's `train/`, `test/` split.
+fn pg19_titles(
+    storage: &Arc<Storage>,
+    files: &[Listed],
+) -> anyhow::Result<HashMap<String, String>> {
+    let mut candidates = BTreeSet::new();
+    for f in files {
+        let dir = f.location.parent();
+        for d in [dir.clone(), dir.and_then(|d| d.parent())]
+            .into_iter()
+            .flatten()
+        {
+            candidates.insert(d.child("metadata.csv").url().to_string());
+        }
+    }
+    let mut titles = HashMap::new();
+    for url in candidates {
+        let loc = storage.resolve(&url)?;
+        let Some(bytes) = storage.get_opt(&loc)? else {
+            continue;
+        };
+        titles.extend(parse_pg19_metadata(&bytes).with_context(|| format!("reading {url}"))?);
+    }
+    Ok(titles)
+}
+
+/// Parses PG-19's metadata CSV into book id → title.
+pub fn parse_pg19_metadata(bytes: &[u8]) -> anyhow::Result<HashMap<String, String>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    let mut titles = HashMap::new();
+    for row in reader.records() {
+        let row = row?;
+        let (Some(id), Some(title)) = (row.get(0), row.get(1)) else {
+            continue;
+        };
+        let (id, title) = (id.trim(), title.trim());
+        if id == "_id" || id.is_empty() || title.is_empty() {
+            continue;
+        }
+        titles.insert(id.to_string(), title.to_string());
+    }
+    Ok(titles)
+}
 
 /// Overrides given on the command line.
 #[derive(Debug, Default, Clone)]
@@ -59,12 +114,22 @@ pub fn plan(
             .iter()
             .map(|f| f.location.url().trim_start_matches("s3://").to_string())
             .collect();
+        let titles = match source.format.parse() {
+            Ok(Format::Text) => pg19_titles(storage, &files).map_err(|e| {
+                ConfigError::invalid(format!("sources[{i}].paths"), format!("{e:#}"))
+            })?,
+            _ => HashMap::new(),
+        };
         for (file, stem) in files.into_iter().zip(stems(&relative)) {
+            let title = book_id(file.location.file_name())
+                .and_then(|id| titles.get(id))
+                .cloned();
             inputs.push(InputFile {
                 source_index: i,
                 location: file.location,
                 size: file.size,
                 stem,
+                title,
             });
         }
     }
@@ -79,4 +144,36 @@ pub fn plan(
         tasks,
         hashes: Default::default(),
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pg19_metadata_gives_titles_to_text_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("pg19/train")).unwrap();
+        std::fs::write(root.join("pg19/train/10.txt"), "In the beginning.").unwrap();
+        std::fs::write(root.join("pg19/train/11.txt"), "No metadata row.").unwrap();
+        std::fs::write(
+            root.join("pg19/metadata.csv"),
+            "_id,short_book_title,publication_date,url\n10,\"The Bible, King James\",1611,http://www.gutenberg.org/ebooks/10\n",
+        )
+        .unwrap();
+        let config = format!(
+            "[run]\nwork = \"{w}\"\n[[sources]]\nname = \"books3\"\nformat = \"text\"\npaths = [\"{d}/pg19/train/*.txt\"]\nweight = 1.0\n",
+            w = root.join("work").display(),
+            d = root.display()
+        );
+        let path = root.join("c.toml");
+        std::fs::write(&path, config).unwrap();
+        let storage = Storage::new().unwrap();
+        let run = plan(&storage, &path, &Overrides::default()).unwrap();
+        let titles: Vec<Option<&str>> = run.inputs.iter().map(|f| f.title.as_deref()).collect();
+        assert_eq!(titles, vec![Some("The Bible, King James"), None]);
+        assert!(!root.join("work").exists(), "planning writes nothing");
+    }
 }

@@ -62,6 +62,18 @@ impl Location {
         }
     }
 
+    /// The location one level up (the directory of a file); `None` at the root of a store.
+    pub fn parent(&self) -> Option<Location> {
+        let path = self.path.as_ref();
+        let cut = path.rfind('/')?;
+        let url_cut = self.url.rfind('/')?;
+        Some(Location {
+            store: self.store.clone(),
+            path: ObjectPath::from(&path[..cut]),
+            url: self.url[..url_cut].to_string(),
+        })
+    }
+
     /// The URL or local path, as shown to users and recorded in markers.
     pub fn url(&self) -> &str {
         &self.url

@@ -176,6 +176,7 @@ fn read_all(
         location,
         size: bytes.len() as u64,
         stem: "f".into(),
+        title: None,
     };
     let src = source(format);
     let result = catch_unwind(AssertUnwindSafe(|| {

@@ -263,6 +263,7 @@ mod tests {
             location: storage.resolve("/tmp/x.jsonl").unwrap(),
             size: data.len() as u64,
             stem: "x".into(),
+            title: None,
         };
         JsonlReader::new(Box::new(data), &cfg, &input).collect()
     }

@@ -93,6 +93,8 @@ pub struct InputFile {
     pub size: u64,
     /// Path relative to the source's common directory, without compression/format extensions.
     pub stem: String,
+    /// Title from a PG-19 style `metadata.csv` beside the file or one directory up (text sources).
+    pub title: Option<String>,
 }
 
 /// Opens the right reader for a source's format.

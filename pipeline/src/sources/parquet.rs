@@ -269,6 +269,7 @@ mod tests {
             location: loc,
             size: 0,
             stem: "train-00000-of-00001".into(),
+            title: None,
         };
 
         let got = summary(ParquetReader::open(&storage, &source("content"), &input).collect());
@@ -309,6 +310,7 @@ mod tests {
             location: loc,
             size: 0,
             stem: "bad".into(),
+            title: None,
         };
         let got = summary(ParquetReader::open(&storage, &source("text"), &input).collect());
         assert_eq!(got, vec!["reject hf/bad/0 malformed_parquet"]);

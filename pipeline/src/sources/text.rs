@@ -16,6 +16,7 @@ pub struct TextReader {
     source: String,
     input: String,
     stem: String,
+    title: Option<String>,
     max_doc_bytes: u64,
 }
 
@@ -27,6 +28,7 @@ impl TextReader {
             source: source.name.clone(),
             input: input.location.url().to_string(),
             stem: input.stem.clone(),
+            title: input.title.clone(),
             max_doc_bytes: source.max_doc_bytes,
         }
     }
@@ -82,7 +84,7 @@ impl Iterator for TextReader {
             id: format!("{}/{}/0", self.source, self.stem),
             source: self.source.clone(),
             url: None,
-            title,
+            title: self.title.clone().or(title),
             text,
             meta: Some(
                 serde_json::json!({ "encoding": encoding, "gutenberg": is_gutenberg }).to_string(),

@@ -1536,6 +1536,7 @@ mod tests {
             location: storage.resolve(&format!("/data/{name}")).unwrap(),
             size: 0,
             stem: "x".into(),
+            title: None,
         }
     }
 

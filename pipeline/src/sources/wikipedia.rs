@@ -875,6 +875,7 @@ mod tests {
             location: storage.resolve(path).unwrap(),
             size: std::fs::metadata(path).map_or(0, |m| m.len()),
             stem: stem.into(),
+            title: None,
         }
     }
 

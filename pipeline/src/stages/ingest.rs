@@ -26,7 +26,7 @@ impl Stage for Ingest {
         let files: Vec<_> = run
             .inputs
             .iter()
-            .map(|f| json!([f.source_index, f.location.url(), f.size]))
+            .map(|f| json!([f.source_index, f.location.url(), f.size, f.title]))
             .collect();
         json!({ "sources": run.config.sources, "files": files })
     }

@@ -172,6 +172,8 @@ impl Storage {
         }
         let abs =
             std::path::absolute(spec).with_context(|| format!("cannot resolve path '{spec}'"))?;
+        // `..` and `.` are resolved lexically (object paths cannot hold them): `../data/x` works as in a shell.
+        let abs = lexically_normal(&abs);
         let path = ObjectPath::from_absolute_path(&abs)
             .with_context(|| format!("cannot use path '{spec}'"))?;
         let shown = abs.to_string_lossy().trim_end_matches('/').to_string();
@@ -372,6 +374,22 @@ impl Storage {
     }
 }
 
+/// Removes `.` and resolves `..` components without touching the file system.
+fn lexically_normal(path: &std::path::Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
 /// True when an error chain bottoms out in "object not found" (a missing local directory lists as that).
 pub fn is_not_found(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
@@ -524,6 +542,17 @@ mod tests {
                 .list(&root.child("in"))
                 .map(|l| l.is_empty())
                 .unwrap_or(true)
+        );
+    }
+
+    #[test]
+    fn dot_dot_paths_resolve_like_a_shell() {
+        let storage = Storage::new().unwrap();
+        let loc = storage.resolve("/tmp/a/../b/./c.txt").unwrap();
+        assert_eq!(loc.url(), "/tmp/b/c.txt");
+        assert_eq!(
+            loc.parent().map(|p| p.url().to_string()),
+            Some("/tmp/b".to_string())
         );
     }
 

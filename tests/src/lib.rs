@@ -218,7 +218,7 @@ weight = 0.22
 [[sources]]
 name = "books1"
 format = "text"
-paths = ["{d}/books/*.txt"]
+paths = ["{d}/books/pg972-the-devils-dictionary.txt", "{d}/books/pg1342-pride-and-prejudice.txt"]
 weight = 0.08
 {extra}
 [tokenizer]

@@ -7,6 +7,8 @@ mod fuzz;
 mod html;
 mod jsonl;
 mod parquet;
+#[cfg(test)]
+mod samples;
 mod text;
 mod warc;
 mod wikipedia;

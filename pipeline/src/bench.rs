@@ -27,15 +27,9 @@ pub fn read(
         bail!("{input} matches no file")
     };
     let source = SourceConfig {
-        name: "bench".into(),
-        format: format.into(),
         paths: vec![input.into()],
-        weight: 1.0,
         text_field: text_field.into(),
-        id_field: None,
-        url_field: None,
-        title_field: None,
-        max_doc_bytes: 32 << 20,
+        ..SourceConfig::with_defaults("bench", format)
     };
     let input_file = InputFile {
         source_index: 0,

@@ -116,6 +116,24 @@ pub struct SourceConfig {
     pub max_doc_bytes: u64,
 }
 
+impl SourceConfig {
+    /// A source with every optional field at its default (`text_field = "text"`, no id/url/title fields,
+    /// the default `max_doc_bytes`), for programmatic use: benches, tests, tools.
+    pub fn with_defaults(name: &str, format: &str) -> Self {
+        SourceConfig {
+            name: name.to_string(),
+            format: format.to_string(),
+            paths: Vec::new(),
+            weight: 1.0,
+            text_field: default_text_field(),
+            id_field: None,
+            url_field: None,
+            title_field: None,
+            max_doc_bytes: default_max_doc_bytes(),
+        }
+    }
+}
+
 fn default_max_doc_bytes() -> u64 {
     32 << 20
 }

@@ -81,15 +81,11 @@ fn data_dir() -> PathBuf {
 
 fn source(format: &str) -> SourceConfig {
     SourceConfig {
-        name: "fuzz".into(),
-        format: format.into(),
-        paths: vec![],
-        weight: 1.0,
-        text_field: "text".into(),
         id_field: Some("id".into()),
         url_field: Some("url".into()),
         title_field: Some("title".into()),
         max_doc_bytes: 1 << 20,
+        ..SourceConfig::with_defaults("fuzz", format)
     }
 }
 

@@ -134,17 +134,7 @@ fn read(storage: &std::sync::Arc<Storage>, e: &Expect) -> (Vec<Document>, usize,
         stem: "sample".into(),
         title: None,
     };
-    let source = SourceConfig {
-        name: "s".into(),
-        format: e.format.into(),
-        paths: vec![],
-        weight: 1.0,
-        text_field: "text".into(),
-        id_field: None,
-        url_field: None,
-        title_field: None,
-        max_doc_bytes: 32 << 20,
-    };
+    let source = SourceConfig::with_defaults("s", e.format);
     let Ok(reader) = open_reader(storage, &source, &input) else {
         panic!("open {}", e.file)
     };

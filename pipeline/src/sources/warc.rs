@@ -1517,15 +1517,8 @@ mod tests {
 
     fn cfg(max_doc_bytes: u64) -> SourceConfig {
         SourceConfig {
-            name: "cc".into(),
-            format: "warc".into(),
-            paths: vec![],
-            weight: 1.0,
-            text_field: "text".into(),
-            id_field: None,
-            url_field: None,
-            title_field: None,
             max_doc_bytes,
+            ..SourceConfig::with_defaults("cc", "warc")
         }
     }
 

@@ -852,15 +852,8 @@ mod tests {
 
     fn source(max_doc_bytes: u64) -> SourceConfig {
         SourceConfig {
-            name: "wikipedia".into(),
-            format: "wikipedia-xml".into(),
-            paths: vec![],
-            weight: 1.0,
-            text_field: "text".into(),
-            id_field: None,
-            url_field: None,
-            title_field: None,
             max_doc_bytes,
+            ..SourceConfig::with_defaults("wikipedia", "wikipedia-xml")
         }
     }
 

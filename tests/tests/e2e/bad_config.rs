@@ -36,7 +36,12 @@ fn unknown_key() {
 #[test]
 fn missing_source_path() {
     refused(
-        |t| t.replace("books/pg972-the-devils-dictionary.txt", "books/no-such-*.txt"),
+        |t| {
+            t.replace(
+                "books/pg972-the-devils-dictionary.txt",
+                "books/no-such-*.txt",
+            )
+        },
         "sources[2].paths[0]",
     );
 }

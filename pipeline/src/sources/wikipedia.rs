@@ -276,7 +276,9 @@ impl Iterator for WikipediaReader {
                 }
                 State::Page => {
                     let (index, offset) = self.page;
-                    match self.splitter.next_mark(self.page_limit()) {
+                    let scan = self.splitter.next_mark(self.page_limit());
+                    let broken = scan.as_ref().err().map(|e| e.to_string());
+                    match scan {
                         Ok(Scan::Mark(Mark::PageEnd, _)) => {
                             let record = self.page_record(index, offset, &self.splitter.buf);
                             self.begin_gap();
@@ -319,25 +321,14 @@ impl Iterator for WikipediaReader {
                             self.state = State::SkipPage;
                             return Some(record);
                         }
-                        Ok(Scan::Eof) => {
+                        Ok(Scan::Eof) | Err(_) => {
                             self.state = State::Done;
+                            let cause = match &broken {
+                                Some(e) => format!("input stream broken ({e})"),
+                                None => "stream ended".to_string(),
+                            };
                             let detail = format!(
-                                "stream ended inside the page, at byte {}",
-                                self.splitter.position()
-                            );
-                            let raw = &self.splitter.buf;
-                            return Some(self.reject(
-                                index,
-                                offset,
-                                "truncated_input",
-                                detail,
-                                raw,
-                            ));
-                        }
-                        Err(e) => {
-                            self.state = State::Done;
-                            let detail = format!(
-                                "input stream broken inside the page, at byte {}: {e}",
+                                "{cause} inside the page, at byte {}",
                                 self.splitter.position()
                             );
                             let raw = &self.splitter.buf;

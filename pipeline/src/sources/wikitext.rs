@@ -235,6 +235,17 @@ impl<'w> Renderer<'w> {
         }
     }
 
+    /// Each item of a bulleted, numbered or definition list becomes its own line.
+    fn list_items<'n>(&mut self, items: impl Iterator<Item = &'n [Node<'n>]>) {
+        self.end_block();
+        self.list_depth += 1;
+        for item in items {
+            self.nodes(item);
+            self.end_block();
+        }
+        self.list_depth -= 1;
+    }
+
     fn nodes(&mut self, nodes: &[Node]) {
         let mut link_end = 0;
         for node in nodes {
@@ -270,22 +281,10 @@ impl<'w> Renderer<'w> {
                 self.push_block(BlockKind::Heading(*level));
             }
             Node::UnorderedList { items, .. } | Node::OrderedList { items, .. } => {
-                self.end_block();
-                self.list_depth += 1;
-                for item in items {
-                    self.nodes(&item.nodes);
-                    self.end_block();
-                }
-                self.list_depth -= 1;
+                self.list_items(items.iter().map(|item| item.nodes.as_slice()));
             }
             Node::DefinitionList { items, .. } => {
-                self.end_block();
-                self.list_depth += 1;
-                for item in items {
-                    self.nodes(&item.nodes);
-                    self.end_block();
-                }
-                self.list_depth -= 1;
+                self.list_items(items.iter().map(|item| item.nodes.as_slice()));
             }
             Node::Preformatted { nodes, .. } => {
                 self.end_block();

@@ -20,7 +20,7 @@ use crate::runner::{
     write_run_json,
 };
 use crate::storage::Storage;
-use crate::{bench, inspect, stages};
+use crate::{bench, inspect, quality_tool, stages};
 
 /// Builds GPT-3-style pre-training corpora: raw sources in, llm.c token shards and Parquet reports out.
 #[derive(Debug, Parser)]
@@ -54,7 +54,7 @@ pub enum Command {
     },
     /// Run exactly one task of one stage (for a cluster scheduler: Slurm array index, indexed Job...).
     Stage {
-        /// Stage name: ingest, tokenize or shard.
+        /// Stage name: ingest, quality, tokenize or shard.
         name: String,
         /// The run configuration (TOML).
         #[arg(long)]
@@ -90,6 +90,12 @@ pub enum Command {
         #[command(subcommand)]
         what: BenchCommand,
     },
+    /// Train the quality classifier, or see what the rule filters decide on some files.
+    Quality {
+        /// What to do.
+        #[command(subcommand)]
+        what: QualityCommand,
+    },
     /// Look at the outputs of a run.
     Inspect {
         /// What to inspect.
@@ -115,6 +121,83 @@ pub enum BenchCommand {
         /// Read the file this many times (small files give steadier figures).
         #[arg(long, default_value_t = 1)]
         repeat: u32,
+    },
+    /// The full quality rule chain (Gopher repetition, Gopher quality, C4, FineWeb) over a JSONL file held
+    /// in memory: MB/s and documents/s.
+    Filters {
+        /// The input JSONL file (optionally .gz/.zst).
+        #[arg(long)]
+        input: String,
+        /// Text field.
+        #[arg(long, default_value = "text")]
+        text_field: String,
+        /// Worker threads.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Run the chain over the documents this many times.
+        #[arg(long, default_value_t = 1)]
+        repeat: u32,
+        /// Use the rule settings a config gives `--source` instead of the published defaults.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The source of `--config` whose settings apply.
+        #[arg(long)]
+        source: Option<String>,
+    },
+}
+
+/// `corpus quality` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum QualityCommand {
+    /// Train the quality classifier: curated text against unfiltered web text; prints held-out accuracy
+    /// and AUC as JSON and writes a versioned model file for `[quality.classifier] model = ...`.
+    Train {
+        /// Globs of curated documents (WebText2, Wikipedia, books); format from the file names.
+        #[arg(long, num_args = 1.., required = true)]
+        positive: Vec<String>,
+        /// Globs of unfiltered Common Crawl documents.
+        #[arg(long, num_args = 1.., required = true)]
+        negative: Vec<String>,
+        /// Where the model goes (local path or s3:// URL).
+        #[arg(long)]
+        out: String,
+        /// Model: `gpt3` (the paper's hashed unigram counts) or `bigram` (hashed, log-scaled bigrams).
+        #[arg(long, default_value = "gpt3")]
+        kind: String,
+        /// L2 regularisation strength (default: the model kind's, 0.1 for gpt3, 1e-4 for bigram).
+        #[arg(long)]
+        l2: Option<f64>,
+        /// Fraction of documents held out to measure accuracy and AUC.
+        #[arg(long, default_value_t = 0.2)]
+        holdout: f64,
+        /// Seed of the held-out split.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Reader format of every input, when the file names do not tell.
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// Run every rule filter independently on each document of some files; writes one JSON line per
+    /// document with each filter's decision (reason, measured value, threshold) and prints the counts.
+    Check {
+        /// Globs of input files; format from the file names.
+        #[arg(long, num_args = 1.., required = true)]
+        input: Vec<String>,
+        /// Output JSON Lines file, `-` for standard output.
+        #[arg(long, default_value = "-")]
+        out: String,
+        /// Reader format of every input, when the file names do not tell.
+        #[arg(long)]
+        format: Option<String>,
+        /// Text field (jsonl, parquet).
+        #[arg(long, default_value = "text")]
+        text_field: String,
+        /// Use the rule settings a config gives `--source` instead of the published defaults.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The source of `--config` whose settings apply.
+        #[arg(long)]
+        source: Option<String>,
     },
 }
 
@@ -224,6 +307,92 @@ fn dispatch(command: Command) -> Result<()> {
                 "{}",
                 bench::read(&storage, &format, &input, &text_field, repeat)?
             );
+            Ok(())
+        }
+        Command::Bench {
+            what:
+                BenchCommand::Filters {
+                    input,
+                    text_field,
+                    threads,
+                    repeat,
+                    config,
+                    source,
+                },
+        } => {
+            if threads == 0 {
+                return Err(ConfigError::invalid("--threads", "must be at least 1").into());
+            }
+            let rules = quality_tool::rules_from(config.as_deref(), source.as_deref())?;
+            let storage = Storage::new()?;
+            let result = quality_tool::bench_filters(
+                &storage,
+                &input,
+                &text_field,
+                threads,
+                repeat,
+                &rules,
+            )?;
+            println!("{result}");
+            Ok(())
+        }
+        Command::Quality {
+            what:
+                QualityCommand::Train {
+                    positive,
+                    negative,
+                    out,
+                    kind,
+                    l2,
+                    holdout,
+                    seed,
+                    format,
+                },
+        } => {
+            let storage = Storage::new()?;
+            let args = quality_tool::TrainArgs {
+                positive: &positive,
+                negative: &negative,
+                out: &out,
+                kind: &kind,
+                l2,
+                holdout,
+                seed,
+                format: format.as_deref(),
+            };
+            let report = quality_tool::train_model(&storage, &args)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+        Command::Quality {
+            what:
+                QualityCommand::Check {
+                    input,
+                    out,
+                    format,
+                    text_field,
+                    config,
+                    source,
+                },
+        } => {
+            let rules = quality_tool::rules_from(config.as_deref(), source.as_deref())?;
+            let storage = Storage::new()?;
+            let mut sink: Box<dyn std::io::Write> = if out == "-" {
+                Box::new(std::io::stdout().lock())
+            } else {
+                Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(&out).with_context(|| format!("cannot create {out}"))?,
+                ))
+            };
+            let counts = quality_tool::check(
+                &storage,
+                &input,
+                format.as_deref(),
+                &text_field,
+                &rules,
+                &mut sink,
+            )?;
+            eprintln!("{counts}");
             Ok(())
         }
         Command::Inspect {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use arrow::array::{
-    Array, ArrayRef, ListArray, ListBuilder, RecordBatch, StringArray, StringBuilder,
+    Array, ArrayRef, Float64Array, ListArray, ListBuilder, RecordBatch, StringArray, StringBuilder,
     StringDictionaryBuilder, StructArray, StructBuilder, UInt64Array, UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field, Fields, Int32Type, Schema, SchemaRef};
@@ -56,6 +56,7 @@ pub fn reject_schema() -> SchemaRef {
         Field::new("rule", DataType::Utf8, false),
         Field::new("detail", DataType::Utf8, false),
         Field::new("text", DataType::Utf8, true),
+        Field::new("value", DataType::Float64, true),
     ]))
 }
 
@@ -95,6 +96,8 @@ pub struct Reject {
     pub detail: String,
     /// The raw record (truncated), when it is worth keeping.
     pub text: Option<String>,
+    /// The measured value that crossed the rule's threshold (quality filters).
+    pub value: Option<f64>,
 }
 
 /// Builds document batches, closing one when its text reaches [`BATCH_BYTES`].
@@ -215,6 +218,7 @@ impl RejectBatchBuilder {
                     .map(|r| r.text.as_deref())
                     .collect::<StringArray>(),
             ),
+            Arc::new(rows.iter().map(|r| r.value).collect::<Float64Array>()),
         ];
         RecordBatch::try_new(reject_schema(), columns).context("building a reject batch")
     }

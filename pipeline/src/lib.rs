@@ -2,7 +2,8 @@
 //!
 //! This crate is the composition layer (DESIGN.md §2): configuration, source readers, storage over
 //! `object_store`, the stage runner and its stages, reports, and the CLI. Algorithms live in the stage
-//! crates (`corpus-tokenizer`, `corpus-sharder`, `corpus-dedup`, `corpus-contamination`).
+//! crates (`corpus-quality`, `corpus-tokenizer`, `corpus-sharder`, `corpus-dedup`,
+//! `corpus-contamination`).
 
 pub mod bench;
 pub mod cli;
@@ -11,6 +12,7 @@ pub mod docs;
 pub mod inspect;
 pub mod plan;
 pub mod progress;
+pub mod quality_tool;
 pub mod runner;
 pub mod sources;
 pub mod stages;

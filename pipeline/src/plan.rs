@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use crate::config::{Config, ConfigError};
 use crate::runner::RunContext;
 use crate::sources::{Format, InputFile, stems};
+use crate::stages::QualityPlan;
 use crate::storage::{Listed, Storage};
 
 /// The PG-19 book id of a file name: `10.txt` → `10`.
@@ -136,6 +137,7 @@ pub fn plan(
     // Config fields now name what was resolved, so run.json and hashes say exactly what ran.
     config.run.work = work.url().to_string();
     let tasks = config.run.tasks;
+    let quality = Arc::new(QualityPlan::build(&config, storage)?);
     Ok(RunContext {
         storage: storage.clone(),
         work,
@@ -143,6 +145,7 @@ pub fn plan(
         inputs,
         tasks,
         hashes: Default::default(),
+        quality,
     })
 }
 

@@ -42,7 +42,8 @@ def main():
         pq.read_table(path)
 
     docs = []
-    for path in sorted(glob.glob(os.path.join(work, "ingest", "part-*.parquet"))):
+    # The documents tokenize reads: the quality stage's output (C4 may have rewritten a text).
+    for path in sorted(glob.glob(os.path.join(work, "quality", "part-*.parquet"))):
         docs.extend(pq.read_table(path, columns=["id", "text"]).to_pylist())
     split_of = {}
     for path in sorted(glob.glob(os.path.join(work, "tokenize", "part-*.parquet"))):

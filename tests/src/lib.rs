@@ -170,6 +170,19 @@ pub struct TestConfig {
     pub extra_sources: String,
     /// Where the sample data is read from (default: `tests/data`; may be an `s3://` URL).
     pub data_root: Option<String>,
+    /// `[quality...]` TOML (default: [`sample_quality`]).
+    pub quality: String,
+}
+
+/// The quality settings of the test config: the shipped sample classifier with Pareto resampling on
+/// `common_crawl`, and the rule filters at their defaults (which apply to `common_crawl`).
+pub fn sample_quality() -> String {
+    format!(
+        "\n[quality.classifier]\nmodel = \"{}\"\nsources = [\"common_crawl\"]\n",
+        repo_root()
+            .join("configs/models/quality-sample.json")
+            .display()
+    )
 }
 
 impl Default for TestConfig {
@@ -179,6 +192,7 @@ impl Default for TestConfig {
             val_fraction: 0.02,
             extra_sources: String::new(),
             data_root: None,
+            quality: sample_quality(),
         }
     }
 }
@@ -221,6 +235,7 @@ format = "text"
 paths = ["{d}/books/pg972-the-devils-dictionary.txt", "{d}/books/pg1342-pride-and-prejudice.txt"]
 weight = 0.08
 {extra}
+{quality}
 [tokenizer]
 encoding = "r50k_base"
 
@@ -229,6 +244,7 @@ tokens_per_shard = {tps}
 val_fraction = {vf}
 "#,
         extra = opts.extra_sources,
+        quality = opts.quality,
         tps = opts.tokens_per_shard,
         vf = opts.val_fraction,
     );

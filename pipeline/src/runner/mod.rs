@@ -23,6 +23,7 @@ pub use report::{read_report, write_report};
 use crate::config::Config;
 use crate::progress::StageProgress;
 use crate::sources::InputFile;
+use crate::stages::QualityPlan;
 use crate::storage::{Location, Storage, Written};
 
 /// Version of the on-disk layout; part of every stage hash so incompatible results are never mixed.
@@ -42,6 +43,8 @@ pub struct RunContext {
     pub tasks: usize,
     /// Configuration hash of every stage by name (see [`stage_hashes`]).
     pub hashes: BTreeMap<String, String>,
+    /// The quality filters of every source, built from the config.
+    pub quality: Arc<QualityPlan>,
 }
 
 impl RunContext {

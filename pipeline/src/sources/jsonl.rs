@@ -62,6 +62,7 @@ impl JsonlReader {
             rule: "ingest.jsonl".to_string(),
             detail,
             text: Some(String::from_utf8_lossy(keep).into_owned()),
+            value: None,
         })
     }
 

@@ -77,6 +77,7 @@ impl ParquetReader {
             rule: "ingest.parquet".to_string(),
             detail,
             text: None,
+            value: None,
         })
     }
 

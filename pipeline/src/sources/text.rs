@@ -43,6 +43,7 @@ impl TextReader {
             rule: "ingest.text".to_string(),
             detail,
             text: None,
+            value: None,
         })
     }
 }

@@ -152,6 +152,7 @@ impl WarcReader {
             rule: self.rule().to_string(),
             detail,
             text: raw.map(|r| String::from_utf8_lossy(&r[..r.len().min(RAW_KEEP)]).into_owned()),
+            value: None,
         })
     }
 

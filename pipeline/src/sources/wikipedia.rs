@@ -111,6 +111,7 @@ impl WikipediaReader {
             rule: "ingest.wikipedia".to_string(),
             detail,
             text: (!keep.is_empty()).then(|| String::from_utf8_lossy(keep).into_owned()),
+            value: None,
         })
     }
 

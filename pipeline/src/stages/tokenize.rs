@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::Ingest;
+use super::Quality;
 use crate::docs::{
     ParquetSink, Reject, RejectBatchBuilder, read_parquet, reject_schema, source_values,
     string_column,
@@ -82,12 +82,12 @@ impl Stage for Tokenize {
 
     fn run_task(&self, ctx: &TaskContext) -> Result<TaskResult> {
         let run = ctx.run;
-        let upstream = ctx.upstream(&Ingest)?;
+        let upstream = ctx.upstream(&Quality)?;
         let part = upstream[ctx.task]
             .outputs
             .iter()
             .find(|o| o.kind == "documents")
-            .ok_or_else(|| anyhow!("ingest task {} recorded no documents output", ctx.task))?;
+            .ok_or_else(|| anyhow!("quality task {} recorded no documents output", ctx.task))?;
         let input = run.work.child(&part.path);
         let tokenizer = Tokenizer::new(run.config.encoding()?);
         let (seed, val_fraction) = (run.config.run.seed, run.config.shards.val_fraction);
@@ -157,6 +157,7 @@ impl Stage for Tokenize {
                             rule: "tokenize".to_string(),
                             detail,
                             text: None,
+                            value: None,
                         });
                     }
                 }

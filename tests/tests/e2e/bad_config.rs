@@ -81,6 +81,35 @@ fn zero_tasks_and_bad_val_fraction() {
 }
 
 #[test]
+fn bad_quality_settings_name_their_field() {
+    refused(
+        |t| format!("{t}\n[quality.rules.gopher_quality]\nmin_doc_wrods = 10\n"),
+        "quality.rules.gopher_quality",
+    );
+    refused(
+        |t| format!("{t}\n[quality.rules.overrides.books1.fineweb]\nshort_line_length = -3\n"),
+        "quality.rules.overrides.books1.fineweb",
+    );
+    refused(
+        |t| {
+            t.replace(
+                "sources = [\"common_crawl\"]",
+                "sources = [\"common_crawl\", \"comon_crawl\"]",
+            )
+        },
+        "quality.classifier.sources[1]",
+    );
+    refused(
+        |t| t.replace("quality-sample.json", "no-such-model.json"),
+        "quality.classifier.model",
+    );
+    refused(
+        |t| format!("{t}\n[quality.language]\nenabled = true\nlanguages = [\"english\"]\n"),
+        "quality.language.languages[0]",
+    );
+}
+
+#[test]
 fn changed_config_is_refused_until_forced() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("work");

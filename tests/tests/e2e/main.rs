@@ -7,6 +7,7 @@ mod accounting;
 mod bad_config;
 mod build;
 mod determinism;
+mod quality;
 mod restart;
 mod s3;
 mod stage_command;

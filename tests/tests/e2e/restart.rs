@@ -47,9 +47,10 @@ fn sigkill_then_rerun_is_byte_identical_and_skips_finished_tasks() {
 
     let work = dir.path().join("killed");
     let cfg = write_config(dir.path(), &work, &opts);
-    // Kill points across all three stages: the moment a given task's marker appears.
+    // Kill points across all four stages: the moment a given task's marker appears.
     for marker in [
         "ingest/_done/00001.json",
+        "quality/_done/00003.json",
         "tokenize/_done/00002.json",
         "shards/_done/00000.json",
     ] {
@@ -82,7 +83,7 @@ fn sigkill_then_rerun_is_byte_identical_and_skips_finished_tasks() {
     }
 
     let again = build(&cfg, &ARGS);
-    for stage in ["ingest", "tokenize", "shard"] {
+    for stage in ["ingest", "quality", "tokenize", "shard"] {
         again.logged(&format!("{stage}: 0 tasks ran, 6 skipped"));
     }
 }

@@ -18,12 +18,12 @@ fn single_tasks_compose_into_the_build_result() {
     ]);
     assert_eq!(early.code, Some(1));
     assert!(
-        early.stderr.contains("stage 'ingest' is not complete"),
+        early.stderr.contains("stage 'quality' is not complete"),
         "{}",
         early.stderr
     );
 
-    for stage in ["ingest", "tokenize", "shard"] {
+    for stage in ["ingest", "quality", "tokenize", "shard"] {
         // Out of order on purpose: a scheduler may start array tasks in any order.
         for task in ["1", "0"] {
             run(&[
@@ -38,7 +38,8 @@ fn single_tasks_compose_into_the_build_result() {
     ]);
     assert_eq!(bad.code, Some(2));
     assert!(
-        bad.stderr.contains("allowed: ingest, tokenize, shard"),
+        bad.stderr
+            .contains("allowed: ingest, quality, tokenize, shard"),
         "{}",
         bad.stderr
     );

@@ -1,0 +1,369 @@
+//! Hashing for the repetition counts: a polynomial (Rabin-Karp) hash modulo the Mersenne prime 2^61 - 1 that
+//! hashes a run of words as the concatenation of their bytes in O(1) from per-word prefixes, a table that
+//! counts those hashes, and a hasher for std sets and maps keyed by hashes computed beforehand (xxh3 of a
+//! line or a token). Two different texts collide with probability about 2^-61 per pair (2^-64 for xxh3);
+//! the counts treat a collision as a repeat.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasher, Hasher};
+
+/// A set of pre-computed 64-bit hashes.
+pub(super) type HashedSet = HashSet<u64, Prehashed>;
+
+/// Hashes `u64` keys that are already hashes: one multiply-xorshift round, cheaper than hashing them again,
+/// keeps both the low bits (the bucket) and the high bits (the table's tag byte) well spread.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Prehashed;
+
+impl BuildHasher for Prehashed {
+    type Hasher = PrehashedHasher;
+
+    fn build_hasher(&self) -> PrehashedHasher {
+        PrehashedHasher(0)
+    }
+}
+
+/// The hasher of [`Prehashed`].
+#[derive(Debug)]
+pub(super) struct PrehashedHasher(u64);
+
+impl Hasher for PrehashedHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed through this type; other keys still hash correctly, just slower.
+        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        let x = (value ^ (value >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        self.0 = x ^ (x >> 32);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// An open-addressing table of n-gram hashes with a `u32` count and a `u32` tag each: linear probing at
+/// load factor <= 1/2, no deletion, cleared in one pass. Faster than a general hash map here, where every
+/// word adds one key per n and the number of keys is known beforehand (it grows if that was too few).
+pub(super) struct NgramTable {
+    /// `(key, count, tag)`; count 0 marks an empty slot.
+    slots: Vec<(u64, u32, u32)>,
+    shift: u32,
+    len: usize,
+}
+
+impl NgramTable {
+    /// A table for up to `capacity` keys before it grows.
+    pub(super) fn new(capacity: usize) -> NgramTable {
+        let slots = (2 * capacity).next_power_of_two().max(16);
+        NgramTable {
+            slots: vec![(0, 0, 0); slots],
+            shift: 64 - slots.trailing_zeros(),
+            len: 0,
+        }
+    }
+
+    /// Empties the table.
+    pub(super) fn clear(&mut self) {
+        self.slots.fill((0, 0, 0));
+        self.len = 0;
+    }
+
+    /// Counts one more occurrence of `key`, first seen with `tag`; returns the count and the first tag.
+    pub(super) fn add(&mut self, key: u64, tag: u32) -> (u32, u32) {
+        if 2 * (self.len + 1) > self.slots.len() {
+            self.grow();
+        }
+        let i = self.find(key);
+        let slot = &mut self.slots[i];
+        if slot.1 == 0 {
+            *slot = (key, 1, tag);
+            self.len += 1;
+        } else {
+            slot.1 += 1;
+        }
+        (slot.1, slot.2)
+    }
+
+    /// The slot holding `key`, or the empty slot where it belongs.
+    fn find(&self, key: u64) -> usize {
+        let mask = self.slots.len() - 1;
+        // Fibonacci hashing: the top bits of the product mix every bit of the key.
+        let mut i = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize;
+        while self.slots[i].1 != 0 && self.slots[i].0 != key {
+            i = (i + 1) & mask;
+        }
+        i
+    }
+
+    fn grow(&mut self) {
+        let doubled = vec![(0, 0, 0); 2 * self.slots.len()];
+        let old = std::mem::replace(&mut self.slots, doubled);
+        self.shift -= 1;
+        for slot in old.into_iter().filter(|slot| slot.1 != 0) {
+            let i = self.find(slot.0);
+            self.slots[i] = slot;
+        }
+    }
+}
+
+/// The modulus, 2^61 - 1.
+const P: u64 = (1 << 61) - 1;
+
+/// The base of the byte hash (any number in (256, P) works; this one is random).
+const BASE: u64 = 0x1a2b_3c4d_5e6f_7183 % P;
+
+/// `BASE^-1 mod P`, by Fermat: `BASE^(P-2)`.
+const BASE_INV: u64 = pow_mod(BASE, P - 2);
+
+/// `BASE^len` and `BASE^-len` for words up to this many bytes come from tables.
+const POW_TABLE_LEN: usize = 64;
+
+static POW: [u64; POW_TABLE_LEN] = pow_table(BASE);
+static POW_INV: [u64; POW_TABLE_LEN] = pow_table(BASE_INV);
+
+/// `a * b mod P`.
+#[inline]
+const fn mul_mod(a: u64, b: u64) -> u64 {
+    let product = a as u128 * b as u128;
+    let folded = (product as u64 & P) + (product >> 61) as u64;
+    if folded >= P { folded - P } else { folded }
+}
+
+/// `a + b mod P` for `a, b < P`.
+#[inline]
+fn add_mod(a: u64, b: u64) -> u64 {
+    let sum = a + b;
+    if sum >= P { sum - P } else { sum }
+}
+
+/// `a - b mod P` for `a, b < P`.
+#[inline]
+fn sub_mod(a: u64, b: u64) -> u64 {
+    if a >= b { a - b } else { a + P - b }
+}
+
+const fn pow_mod(mut base: u64, mut exp: u64) -> u64 {
+    let mut result = 1;
+    while exp > 0 {
+        if exp & 1 == 1 {
+            result = mul_mod(result, base);
+        }
+        base = mul_mod(base, base);
+        exp >>= 1;
+    }
+    result
+}
+
+const fn pow_table(base: u64) -> [u64; POW_TABLE_LEN] {
+    let mut table = [1; POW_TABLE_LEN];
+    let mut i = 1;
+    while i < POW_TABLE_LEN {
+        table[i] = mul_mod(table[i - 1], base);
+        i += 1;
+    }
+    table
+}
+
+fn base_pow(len: usize) -> u64 {
+    POW.get(len)
+        .copied()
+        .unwrap_or_else(|| pow_mod(BASE, len as u64))
+}
+
+fn base_inv_pow(len: usize) -> u64 {
+    POW_INV
+        .get(len)
+        .copied()
+        .unwrap_or_else(|| pow_mod(BASE_INV, len as u64))
+}
+
+/// `x mod P` for any `x`.
+fn reduce(x: u128) -> u64 {
+    let folded = (x & P as u128) + (x >> 61);
+    let folded = (folded & P as u128) as u64 + (folded >> 61) as u64;
+    if folded >= P { folded - P } else { folded }
+}
+
+/// The polynomial hash of `bytes`: `sum((b_i + 1) * BASE^(n-1-i)) mod P` (shifted by one so that zero bytes
+/// count). Each block of up to 63 bytes is summed with independent multiplies by table powers, which is
+/// several times faster than Horner's rule, whose multiplies wait on each other.
+fn hash_bytes(bytes: &[u8]) -> u64 {
+    let mut h = 0;
+    for block in bytes.chunks(POW_TABLE_LEN - 1) {
+        let n = block.len();
+        let sum = block
+            .iter()
+            .zip(POW[..n].iter().rev())
+            .map(|(&b, &pow)| (b as u128 + 1) * pow as u128)
+            .sum::<u128>();
+        h = add_mod(mul_mod(h, POW[n]), reduce(sum));
+    }
+    h
+}
+
+/// Per-word prefixes of the polynomial hash over a list of words, so that the hash of words `i..j` joined
+/// with no separator (`"".join(words[i:j])`) and the hash of the word sequence `i..j` (equal exactly when
+/// `" ".join(words[i:j])` is, as words hold no spaces) each cost O(1).
+pub(super) struct WordHashes {
+    /// Hash of each word.
+    word: Vec<u64>,
+    /// `concat[i]`: hash of words `0..i` concatenated.
+    concat: Vec<u64>,
+    /// `BASE^bytes(0..i)`.
+    pow: Vec<u64>,
+    /// `BASE^-bytes(0..i)`.
+    inv_pow: Vec<u64>,
+    /// `seq[i]`: hash of the sequence of word hashes `0..i`, base [`SEQ_BASE`].
+    seq: Vec<u64>,
+    /// Characters in words `0..i`.
+    chars: Vec<usize>,
+}
+
+/// The base of the word-sequence hash.
+const SEQ_BASE: u64 = 0x0f1e_2d3c_4b5a_6978 % P;
+
+impl WordHashes {
+    /// Hashes `words` (with `char_len` giving each word's length in characters).
+    pub(super) fn new(words: &[&str], char_len: impl Fn(&str) -> usize) -> WordHashes {
+        let n = words.len();
+        let mut hashes = WordHashes {
+            word: Vec::with_capacity(n),
+            concat: Vec::with_capacity(n + 1),
+            pow: Vec::with_capacity(n + 1),
+            inv_pow: Vec::with_capacity(n + 1),
+            seq: Vec::with_capacity(n + 1),
+            chars: Vec::with_capacity(n + 1),
+        };
+        let (mut concat, mut pow, mut inv_pow, mut seq, mut chars) = (0, 1, 1, 0, 0);
+        for word in words {
+            hashes.concat.push(concat);
+            hashes.pow.push(pow);
+            hashes.inv_pow.push(inv_pow);
+            hashes.seq.push(seq);
+            hashes.chars.push(chars);
+            let h = hash_bytes(word.as_bytes());
+            hashes.word.push(h);
+            let len = word.len();
+            let word_pow = base_pow(len);
+            concat = add_mod(mul_mod(concat, word_pow), h);
+            pow = mul_mod(pow, word_pow);
+            inv_pow = mul_mod(inv_pow, base_inv_pow(len));
+            seq = add_mod(mul_mod(seq, SEQ_BASE), h);
+            chars += char_len(word);
+        }
+        hashes.concat.push(concat);
+        hashes.pow.push(pow);
+        hashes.inv_pow.push(inv_pow);
+        hashes.seq.push(seq);
+        hashes.chars.push(chars);
+        hashes
+    }
+
+    /// The number of words.
+    pub(super) fn len(&self) -> usize {
+        self.word.len()
+    }
+
+    /// The hash of words `start..end` concatenated: `concat[end] - concat[start] * BASE^bytes(start..end)`.
+    pub(super) fn concat(&self, start: usize, end: usize) -> u64 {
+        let span_pow = mul_mod(self.pow[end], self.inv_pow[start]);
+        sub_mod(self.concat[end], mul_mod(self.concat[start], span_pow))
+    }
+
+    /// The hash of the word sequence `start..start + n`, given `seq_pow = SEQ_BASE^n` from [`Self::seq_pow`].
+    pub(super) fn sequence(&self, start: usize, n: usize, seq_pow: u64) -> u64 {
+        sub_mod(self.seq[start + n], mul_mod(self.seq[start], seq_pow))
+    }
+
+    /// `SEQ_BASE^n`, for [`Self::sequence`].
+    pub(super) fn seq_pow(n: usize) -> u64 {
+        pow_mod(SEQ_BASE, n as u64)
+    }
+
+    /// The characters in words `start..end`.
+    pub(super) fn chars(&self, start: usize, end: usize) -> usize {
+        self.chars[end] - self.chars[start]
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ngram_table_counts_and_keeps_the_first_tag() {
+        let mut table = NgramTable::new(4);
+        assert_eq!(table.add(7, 0), (1, 0));
+        assert_eq!(table.add(0, 1), (1, 1));
+        assert_eq!(table.add(7, 2), (2, 0));
+        assert_eq!(table.add(u64::MAX, 3), (1, 3));
+        assert_eq!(table.add(0, 4), (2, 1));
+        table.clear();
+        assert_eq!(table.add(7, 5), (1, 5));
+        // Past its capacity it grows and keeps every count.
+        let mut small = NgramTable::new(1);
+        for key in 0..100 {
+            assert_eq!(
+                small.add(key * 0x1234_5678_9abc, key as u32),
+                (1, key as u32)
+            );
+        }
+        for key in 0..100 {
+            assert_eq!(small.add(key * 0x1234_5678_9abc, 0), (2, key as u32));
+        }
+    }
+
+    #[test]
+    fn block_hash_equals_horner() {
+        let horner = |bytes: &[u8]| {
+            bytes
+                .iter()
+                .fold(0, |h, &b| add_mod(mul_mod(h, BASE), b as u64 + 1))
+        };
+        for len in [0, 1, 7, 62, 63, 64, 127, 200] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 % 256) as u8).collect();
+            assert_eq!(hash_bytes(&bytes), horner(&bytes), "{len}");
+        }
+        assert_eq!(reduce(u128::MAX), (u128::MAX % P as u128) as u64);
+    }
+
+    #[test]
+    fn inverse_base_is_inverse() {
+        assert_eq!(mul_mod(BASE, BASE_INV), 1);
+        assert_eq!(mul_mod(POW[63], POW_INV[63]), 1);
+        assert_eq!(base_pow(100), pow_mod(BASE, 100));
+    }
+
+    #[test]
+    fn concat_hash_depends_only_on_the_joined_bytes() {
+        let words = ["ab", "c", "x", "a", "bc", "x", "abc"];
+        let h = WordHashes::new(&words, |w| w.chars().count());
+        // "ab"+"c" == "a"+"bc" == "abc"
+        assert_eq!(h.concat(0, 2), h.concat(3, 5));
+        assert_eq!(h.concat(0, 2), h.concat(6, 7));
+        assert_eq!(h.concat(0, 2), hash_bytes(b"abc"));
+        assert_ne!(h.concat(0, 3), h.concat(1, 4));
+        assert_eq!(h.chars(0, 3), 4);
+    }
+
+    #[test]
+    fn sequence_hash_respects_word_boundaries() {
+        let words = ["ab", "c", "a", "bc", "ab", "c"];
+        let h = WordHashes::new(&words, |w| w.len());
+        let p2 = WordHashes::seq_pow(2);
+        assert_ne!(h.sequence(0, 2, p2), h.sequence(2, 2, p2));
+        assert_eq!(h.sequence(0, 2, p2), h.sequence(4, 2, p2));
+    }
+
+    #[test]
+    fn long_words_hash_like_short_ones() {
+        let long = "x".repeat(200);
+        let words = [long.as_str(), "y", long.as_str(), "y"];
+        let h = WordHashes::new(&words, |w| w.len());
+        assert_eq!(h.concat(0, 2), h.concat(2, 4));
+        assert_eq!(h.len(), 4);
+    }
+}

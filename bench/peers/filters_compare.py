@@ -127,7 +127,8 @@ def datatrove_filters(c4_terminal_punct):
 
 def rules_config(c4_terminal_punct):
     """Our RulesConfig matching the datatrove filters above (everything else is both sides' default)."""
-    return {"c4": {"filter_no_terminal_punct": c4_terminal_punct}}
+    # datatrove's C4 defaults (5 sentences, 3 words per line); ours are the TFDS reference code's (3, 5).
+    return {"c4": {"filter_no_terminal_punct": c4_terminal_punct, "min_num_sentences": 5, "min_words_per_line": 3}}
 
 
 def pipeline_config(input_path, workdir, rules):

@@ -13,9 +13,8 @@
 //! 1 (found) and threshold 0; `too_few_sentences` reports the sentence count.
 //!
 //! Where datatrove differs from the paper or TFDS, this follows datatrove:
-//! - a line needs 3 words (`min_words_per_line`) and a page 5 sentences (`min_num_sentences`), where the
-//!   paper and TFDS (`_MIN_WORDS_PER_LINE = 5`, `_MIN_NUM_SENTENCES = 3`) have them the other way round;
-//!   set the two fields for the paper's numbers. Sentences are counted by spaCy's sentencizer on each kept
+//! - the defaults are TFDS's (`_MIN_WORDS_PER_LINE = 5`, `_MIN_NUM_SENTENCES = 3`); datatrove has them the
+//!   other way round (3 words, 5 sentences: [`C4QualityConfig::datatrove`]). Sentences are counted by spaCy's sentencizer on each kept
 //!   line ([`super::words`]);
 //! - `'` also counts as terminal punctuation (TFDS: `.`, `?`, `!`, `"`);
 //! - words are counted (`line.split()`) before the citation markers are removed, and the end punctuation is
@@ -64,10 +63,11 @@ pub struct C4QualityConfig {
     pub remove_citations: bool,
     /// Drop lines that do not end in terminal punctuation (true; FineWeb runs C4 with this off).
     pub filter_no_terminal_punct: bool,
-    /// Fewest sentences the kept lines must hold (5, datatrove's; the paper's is 3; 0 turns the rule off,
-    /// where datatrove uses -1).
+    /// Fewest sentences the kept lines must hold (3, the TFDS reference code's; datatrove's is 5; 0 turns
+    /// the rule off, where datatrove uses -1).
     pub min_num_sentences: usize,
-    /// Fewest words a line must have to be kept (3, datatrove's; the paper's is 5; 0 turns the rule off).
+    /// Fewest words a line must have to be kept (5, the TFDS reference code's; datatrove's is 3; 0 turns the
+    /// rule off).
     pub min_words_per_line: usize,
     /// Drop lines with a word longer than this many characters (1000; 0 turns the rule off).
     pub max_word_length: usize,
@@ -81,14 +81,25 @@ pub struct C4QualityConfig {
     pub filter_policy: bool,
 }
 
+impl C4QualityConfig {
+    /// datatrove's `C4QualityFilter` defaults: 5 sentences per page, 3 words per line.
+    pub fn datatrove() -> Self {
+        C4QualityConfig {
+            min_num_sentences: 5,
+            min_words_per_line: 3,
+            ..C4QualityConfig::default()
+        }
+    }
+}
+
 impl Default for C4QualityConfig {
     fn default() -> Self {
         C4QualityConfig {
             enabled: true,
             remove_citations: true,
             filter_no_terminal_punct: true,
-            min_num_sentences: 5,
-            min_words_per_line: 3,
+            min_num_sentences: 3,
+            min_words_per_line: 5,
             max_word_length: 1000,
             filter_lorem_ipsum: true,
             filter_javascript: true,
@@ -339,8 +350,16 @@ mod tests {
     use super::super::words::{split_into_words, tokenize};
     use super::*;
 
+    #[test]
+    fn defaults_are_the_tfds_reference_code() {
+        let c = C4QualityConfig::default();
+        assert_eq!((c.min_words_per_line, c.min_num_sentences), (5, 3));
+        let d = C4QualityConfig::datatrove();
+        assert_eq!((d.min_words_per_line, d.min_num_sentences), (3, 5));
+    }
+
     fn filter() -> C4QualityFilter {
-        C4QualityFilter::new(&C4QualityConfig::default())
+        C4QualityFilter::new(&C4QualityConfig::datatrove())
     }
 
     /// `n` lines of one sentence each.
@@ -402,7 +421,7 @@ mod tests {
         // FineWeb's setting keeps them.
         let config = C4QualityConfig {
             filter_no_terminal_punct: false,
-            ..Default::default()
+            ..C4QualityConfig::datatrove()
         };
         let cleaned = C4QualityFilter::new(&config).clean(&doc(&lines)).unwrap();
         assert!(cleaned.contains("No end mark here") && cleaned.contains("Trailing dots here..."));
@@ -412,7 +431,7 @@ mod tests {
     fn max_word_length_boundaries() {
         let config = C4QualityConfig {
             max_word_length: 10,
-            ..Default::default()
+            ..C4QualityConfig::datatrove()
         };
         let f = C4QualityFilter::new(&config);
         let mut lines = sentences(5);
@@ -526,7 +545,7 @@ mod tests {
     fn counted_words_are_the_cleaned_texts_words() {
         let config = C4QualityConfig {
             filter_no_terminal_punct: false,
-            ..Default::default()
+            ..C4QualityConfig::datatrove()
         };
         let f = C4QualityFilter::new(&config);
         let mut lines = sentences(5);

@@ -154,6 +154,25 @@ impl TaskContext<'_> {
         self.progress.add_docs(docs);
     }
 
+    /// The `documents` output of the same-numbered task of an upstream stage: its marker entry and location.
+    pub fn upstream_documents(&self, stage: &dyn Stage) -> Result<(MarkerOutput, Location)> {
+        let markers = self.upstream(stage)?;
+        let part = markers[self.task]
+            .outputs
+            .iter()
+            .find(|o| o.kind == "documents")
+            .cloned()
+            .ok_or_else(|| {
+                anyhow!(
+                    "{} task {} recorded no documents output",
+                    stage.name(),
+                    self.task
+                )
+            })?;
+        let location = self.run.work.child(&part.path);
+        Ok((part, location))
+    }
+
     /// Markers of every task of an upstream stage, in task order; fails if that stage is not complete.
     pub fn upstream(&self, stage: &dyn Stage) -> Result<Vec<Marker>> {
         let hash = self.run.hash_of(stage.name())?;

@@ -24,8 +24,8 @@ use serde_json::json;
 use super::Ingest;
 use crate::config::{Config, ConfigError, quality_sources};
 use crate::docs::{
-    ParquetSink, Reject, RejectBatchBuilder, read_parquet, reject_schema, source_values,
-    string_column,
+    ParquetSink, Reject, RejectBatchBuilder, document_schema, read_parquet, reject_schema,
+    source_values, string_column,
 };
 use crate::runner::{Counts, MarkerInput, RunContext, Stage, TaskContext, TaskResult};
 use crate::storage::Storage;
@@ -200,19 +200,16 @@ impl Stage for Quality {
 
     fn run_task(&self, ctx: &TaskContext) -> Result<TaskResult> {
         let run = ctx.run;
-        let upstream = ctx.upstream(&Ingest)?;
-        let part = upstream[ctx.task]
-            .outputs
-            .iter()
-            .find(|o| o.kind == "documents")
-            .ok_or_else(|| anyhow!("ingest task {} recorded no documents output", ctx.task))?;
-        let input = run.work.child(&part.path);
+        let (part, input) = ctx.upstream_documents(&Ingest)?;
         let seed = run.config.run.seed;
         let plan = &run.quality;
 
         let out_rel = ctx.stage_file(&format!("{}.parquet", ctx.part_name()));
         let rejects_rel = ctx.stage_file(&format!("rejects/{}.parquet", ctx.part_name()));
-        let mut out: Option<ParquetSink> = None;
+        // Ingest writes the document schema; the output adds the two quality columns.
+        let schema = output_schema(&document_schema());
+        let mut out =
+            ParquetSink::create(&run.storage, &ctx.temp_output(&out_rel), schema.clone())?;
         let mut rejects = ParquetSink::create(
             &run.storage,
             &ctx.temp_output(&rejects_rel),
@@ -222,15 +219,6 @@ impl Stage for Quality {
         let mut row = 0u64;
         for batch in read_parquet(&run.storage, &input)? {
             let batch = batch?;
-            let schema = output_schema(&batch.schema());
-            let sink = match &mut out {
-                Some(sink) => sink,
-                None => out.insert(ParquetSink::create(
-                    &run.storage,
-                    &ctx.temp_output(&out_rel),
-                    schema.clone(),
-                )?),
-            };
             let ids = string_column(&batch, "id")?;
             let texts = string_column(&batch, "text")?;
             let sources = source_values(&batch, "source")?;
@@ -279,9 +267,9 @@ impl Stage for Quality {
             let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
             for field in schema.fields() {
                 let column: ArrayRef = match field.name().as_str() {
-                    "text" => Arc::new(StringArray::from(new_text.clone())),
-                    "quality_score" => Arc::new(Float64Array::from(scores.clone())),
-                    "lang" => Arc::new(StringArray::from(langs.clone())),
+                    "text" => Arc::new(StringArray::from(std::mem::take(&mut new_text))),
+                    "quality_score" => Arc::new(Float64Array::from(std::mem::take(&mut scores))),
+                    "lang" => Arc::new(StringArray::from(std::mem::take(&mut langs))),
                     name => batch
                         .column_by_name(name)
                         .ok_or_else(|| anyhow!("column {name} vanished"))?
@@ -289,24 +277,17 @@ impl Stage for Quality {
                 };
                 columns.push(column);
             }
-            let full = RecordBatch::try_new(schema, columns).context("building a quality batch")?;
+            let full = RecordBatch::try_new(schema.clone(), columns)
+                .context("building a quality batch")?;
             let kept = filter_record_batch(&full, &BooleanArray::from(keep))
                 .context("selecting kept documents")?;
             if kept.num_rows() > 0 {
-                sink.write(&kept)?;
+                out.write(&kept)?;
             }
             if !reject_batch.is_empty() {
                 rejects.write(&reject_batch.finish()?)?;
             }
         }
-        let out = match out {
-            Some(sink) => sink,
-            None => ParquetSink::create(
-                &run.storage,
-                &ctx.temp_output(&out_rel),
-                output_schema(&crate::docs::document_schema()),
-            )?,
-        };
         let (out_rows, reject_rows) = (out.rows(), rejects.rows());
         ctx.add_output(&out_rel, "documents", out.finish()?, out_rows)?;
         ctx.add_output(&rejects_rel, "rejects", rejects.finish()?, reject_rows)?;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use arrow::array::{
     ArrayRef, ListBuilder, RecordBatch, StringArray, StringDictionaryBuilder, UInt32Builder,
 };
@@ -82,13 +82,7 @@ impl Stage for Tokenize {
 
     fn run_task(&self, ctx: &TaskContext) -> Result<TaskResult> {
         let run = ctx.run;
-        let upstream = ctx.upstream(&Quality)?;
-        let part = upstream[ctx.task]
-            .outputs
-            .iter()
-            .find(|o| o.kind == "documents")
-            .ok_or_else(|| anyhow!("quality task {} recorded no documents output", ctx.task))?;
-        let input = run.work.child(&part.path);
+        let (part, input) = ctx.upstream_documents(&Quality)?;
         let tokenizer = Tokenizer::new(run.config.encoding()?);
         let (seed, val_fraction) = (run.config.run.seed, run.config.shards.val_fraction);
 

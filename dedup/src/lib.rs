@@ -9,11 +9,37 @@
 //! 3. [`MinHasher::signature`] turns a shingle set into a MinHash signature and
 //!    [`MinHasher::band_hashes`] cuts it into LSH band keys: two documents that share any band key are
 //!    candidate duplicates. Sizes of 0 and mismatched signatures are refused with a [`MinHashError`].
+//!    [`shingle_set`] keeps a document's sorted shingle set and [`jaccard`] checks a candidate pair
+//!    exactly. [`SparkMinHash`] is the `gpt3` mode: Spark's MinHashLSH over the quality classifier's
+//!    hashed tokens, as GPT-3 deduplicated (10 tables, OR-amplified, then the exact Jaccard check).
+//! 4. [`Spiller`] cuts keyed records (band keys with document ids, graph edges) into sorted run files in
+//!    bounded memory, [`RunWriter`] and [`RunReader`] write and verify those files, and [`merge`] reads
+//!    a partition's runs back as one sorted stream: the shuffle between the stage's phases.
+//! 5. Candidate pairs form a graph whose connected components are the duplicate clusters: rounds of
+//!    [`star_step`] (large-star / small-star, Kiveris et al. 2014) over partitioned edge runs shrink every
+//!    component to a star around its minimum node, and [`centres`] reads each node's cluster off it.
 
+mod components;
+mod gpt3;
+mod jaccard;
 mod minhash;
 mod normalize;
+mod permutations;
+mod runs;
+#[cfg(test)]
+mod samples;
 mod shingle;
 
+pub use components::{Centres, Step, StepStats, centres, star_step};
+pub use gpt3::{
+    GPT3_HASH_TABLES, SPARK_DEFAULT_SEED, SPARK_HASH_PRIME, SPARK_NUM_FEATURES, SparkMinHash,
+};
+pub use jaccard::jaccard;
 pub use minhash::{DEFAULT_BANDS, DEFAULT_ROWS, MERSENNE_61, MinHashError, MinHasher};
 pub use normalize::normalize_for_shingles;
-pub use shingle::{DEFAULT_SHINGLE_WORDS, word_shingles};
+pub use permutations::permutation_kernel;
+pub use runs::{
+    BLOCK_BYTES, EqualRecords, Keyed, Merge, RUN_FORMAT_VERSION, RUN_MAGIC, Record, RunReader,
+    RunSink, RunStats, RunWriter, Spiller, merge,
+};
+pub use shingle::{DEFAULT_SHINGLE_WORDS, shingle_set, word_shingles};

@@ -11,6 +11,8 @@
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
+use crate::permutations::{LANES, PermutationBlock, SplitShingle, min_permuted};
+
 /// The Mersenne prime `2^61 − 1`, modulus of the permutation family.
 pub const MERSENNE_61: u64 = (1 << 61) - 1;
 
@@ -19,8 +21,6 @@ pub const DEFAULT_BANDS: usize = 14;
 
 /// Number of MinHash values per band in FineWeb's MinHash deduplication (Penedo et al. 2024, §3.3).
 pub const DEFAULT_ROWS: usize = 8;
-
-const LOW_32: u64 = 0xFFFF_FFFF;
 
 /// Why a [`MinHasher`] could not be built or could not band a signature.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,6 +64,8 @@ pub struct MinHasher {
     a: Vec<u64>,
     /// Offsets, uniform in `[0, p)`.
     b: Vec<u64>,
+    /// The same coefficients laid out for [`min_permuted`], the last block padded.
+    blocks: Vec<PermutationBlock>,
 }
 
 impl MinHasher {
@@ -87,7 +89,18 @@ impl MinHasher {
             a.push(stream.below_mersenne_61(1));
             b.push(stream.below_mersenne_61(0));
         }
-        Ok(Self { bands, rows, a, b })
+        let blocks = a
+            .chunks(LANES)
+            .zip(b.chunks(LANES))
+            .map(|(a, b)| PermutationBlock::new(a, b))
+            .collect();
+        Ok(Self {
+            bands,
+            rows,
+            a,
+            b,
+            blocks,
+        })
     }
 
     /// Number of LSH bands.
@@ -102,19 +115,20 @@ impl MinHasher {
 
     /// Returns the MinHash signature of a shingle set: for each of the `bands × rows` permutations,
     /// the minimum permuted shingle hash. Every value is below [`MERSENNE_61`]; a document with no
-    /// shingles gets `u64::MAX` everywhere, a value no shingle can produce.
+    /// shingles gets `u64::MAX` everywhere, a value no shingle can produce. Repeated shingles change
+    /// nothing, so the shingles need not be deduplicated first.
+    ///
+    /// The permutations run in blocks of eight, each block's minima held in registers while every
+    /// shingle passes through it, with AVX-512 or AVX2 where the CPU has them (detected at run time) and
+    /// portable code elsewhere; all paths compute the same exact values (`permutations.rs`).
     pub fn signature(&self, shingles: impl IntoIterator<Item = u64>) -> Vec<u64> {
-        let mut signature = vec![u64::MAX; self.a.len()];
-        for shingle in shingles {
-            let x = reduce_mersenne_61(shingle);
-            let (x_hi, x_lo) = (x >> 32, x & LOW_32);
-            // Permutations run in the inner loop over equal-length slices, with only 32×32→64-bit
-            // products, so the compiler vectorises it (SIMD has no 64×64→128-bit multiply).
-            for ((min, &a), &b) in signature.iter_mut().zip(&self.a).zip(&self.b) {
-                let value = permute_split(a, b, x_hi, x_lo);
-                *min = (*min).min(value);
-            }
+        let shingles: Vec<SplitShingle> = shingles.into_iter().map(SplitShingle::new).collect();
+        if shingles.is_empty() {
+            return vec![u64::MAX; self.a.len()];
         }
+        let mut signature = vec![0; self.blocks.len() * LANES];
+        min_permuted(&self.blocks, &shingles, &mut signature);
+        signature.truncate(self.a.len());
         signature
     }
 
@@ -143,33 +157,6 @@ impl MinHasher {
             .collect();
         Ok(keys)
     }
-}
-
-/// Reduces any 64-bit value modulo `2^61 − 1`, using `2^61 ≡ 1 (mod p)`.
-fn reduce_mersenne_61(x: u64) -> u64 {
-    let folded = (x & MERSENNE_61) + (x >> 61);
-    if folded >= MERSENNE_61 {
-        folded - MERSENNE_61
-    } else {
-        folded
-    }
-}
-
-/// Computes `(a·x + b) mod (2^61 − 1)` exactly for `a, b, x < 2^61`, with `x` given as its high and low
-/// 32-bit halves. Only 32×32-bit products are used, each fitting a `u64`, with `2^61 ≡ 1`:
-/// `a·x = a_hi·x_hi·2^64 + (a_hi·x_lo + a_lo·x_hi)·2^32 + a_lo·x_lo`, and `2^64 ≡ 8`.
-fn permute_split(a: u64, b: u64, x_hi: u64, x_lo: u64) -> u64 {
-    let (a_hi, a_lo) = (a >> 32, a & LOW_32);
-    // < 2^29 · 2^29 · 8 = 2^61.
-    let high = (a_hi * x_hi) << 3;
-    // < 2 · 2^29 · 2^32 = 2^62; times 2^32 it is mid_hi·2^61 + mid_lo·2^32 ≡ mid_hi + mid_lo·2^32.
-    let mid = a_hi * x_lo + a_lo * x_hi;
-    let mid_folded = (mid >> 29) + ((mid & ((1 << 29) - 1)) << 32);
-    // < 2^64, folded to < 2^61 + 8.
-    let low = a_lo * x_lo;
-    let low_folded = (low & MERSENNE_61) + (low >> 61);
-    // < 2^61 + (2^33 + 2^61) + (2^61 + 8) + 2^61 < 2^64: no overflow.
-    reduce_mersenne_61(high + mid_folded + low_folded + b)
 }
 
 /// SplitMix64 (Steele, Lea & Flood 2014, "Fast splittable pseudorandom number generators"): a tiny,
@@ -203,15 +190,6 @@ mod tests {
     use crate::{normalize_for_shingles, word_shingles};
     use std::collections::HashSet;
 
-    fn permute_reference(a: u64, b: u64, h: u64) -> u64 {
-        ((u128::from(a) * u128::from(h) + u128::from(b)) % u128::from(MERSENNE_61)) as u64
-    }
-
-    fn permute(a: u64, b: u64, h: u64) -> u64 {
-        let x = reduce_mersenne_61(h);
-        permute_split(a, b, x >> 32, x & LOW_32)
-    }
-
     fn shingles(text: &str) -> Vec<u64> {
         word_shingles(&normalize_for_shingles(text), 5).collect()
     }
@@ -222,61 +200,25 @@ mod tests {
     }
 
     #[test]
-    fn permutation_matches_u128_reference_on_edge_values() {
-        let p = MERSENNE_61;
-        let hs = [
-            0,
-            1,
-            2,
-            7,
-            8,
-            p - 1,
-            p,
-            p + 1,
-            1 << 61,
-            (1 << 32) - 1,
-            1 << 32,
-            u64::MAX - 1,
-            u64::MAX,
-        ];
-        let coefficients = [
-            0,
-            1,
-            2,
-            (1 << 32) - 1,
-            1 << 32,
-            (1 << 29) - 1,
-            1 << 60,
-            p - 2,
-            p - 1,
-        ];
-        for &h in &hs {
-            for &a in &coefficients[1..] {
-                for &b in &coefficients {
-                    assert_eq!(
-                        permute(a, b, h),
-                        permute_reference(a, b, h),
-                        "a={a} b={b} h={h}"
-                    );
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn permutation_matches_u128_reference_on_random_values() {
-        let mut stream = SplitMix64(42);
-        for _ in 0..100_000 {
-            let (a, b, h) = (
-                stream.below_mersenne_61(1),
-                stream.below_mersenne_61(0),
-                stream.next_u64(),
-            );
-            assert_eq!(
-                permute(a, b, h),
-                permute_reference(a, b, h),
-                "a={a} b={b} h={h}"
-            );
+    fn signatures_of_real_documents_equal_the_u128_formula() {
+        let hasher = MinHasher::new(DEFAULT_BANDS, DEFAULT_ROWS, 1).unwrap();
+        for text in crate::samples::web_texts().iter().step_by(7) {
+            let set = crate::shingle_set(text, 5);
+            let expected: Vec<u64> = hasher
+                .a
+                .iter()
+                .zip(&hasher.b)
+                .map(|(&a, &b)| {
+                    set.iter()
+                        .map(|&h| {
+                            ((u128::from(a) * u128::from(h) + u128::from(b))
+                                % u128::from(MERSENNE_61)) as u64
+                        })
+                        .min()
+                        .unwrap_or(u64::MAX)
+                })
+                .collect();
+            assert_eq!(hasher.signature(shingles(text)), expected);
         }
     }
 

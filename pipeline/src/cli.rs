@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
@@ -16,8 +16,8 @@ use crate::config::ConfigError;
 use crate::plan::{Overrides, plan};
 use crate::progress::{LogWriter, StageProgress};
 use crate::runner::{
-    ConfigChanged, check_or_reset, compute_hashes, finish_if_complete, run_one_task, run_stage,
-    write_run_json,
+    ConfigChanged, RoundState, check_or_reset, compute_hashes, finish_if_complete, read_markers,
+    round_dir, round_state, run_one_task, run_stage, write_run_json,
 };
 use crate::storage::Storage;
 use crate::{bench, inspect, quality_tool, stages};
@@ -54,7 +54,8 @@ pub enum Command {
     },
     /// Run exactly one task of one stage (for a cluster scheduler: Slurm array index, indexed Job...).
     Stage {
-        /// Stage name: ingest, quality, tokenize or shard.
+        /// Stage name: ingest, quality, dedup-signatures, dedup-candidates, dedup-components (one round per
+        /// call, until it converges), dedup-clusters, dedup-filter, tokenize or shard.
         name: String,
         /// The run configuration (TOML).
         #[arg(long)]
@@ -143,6 +144,35 @@ pub enum BenchCommand {
         /// The source of `--config` whose settings apply.
         #[arg(long)]
         source: Option<String>,
+    },
+    /// The dedup stage's per-document signature work (normalise, shingle, MinHash, band keys) over a
+    /// JSONL file held in memory: MB/s and documents/s.
+    Minhash {
+        /// The input JSONL file (optionally .gz/.zst).
+        #[arg(long)]
+        input: String,
+        /// Text field.
+        #[arg(long, default_value = "text")]
+        text_field: String,
+        /// Worker threads.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Timed passes over the documents (after one untimed warm-up pass).
+        #[arg(long, default_value_t = 1)]
+        repeat: u32,
+        /// `words` (word n-gram shingles, bands × rows permutations) or `gpt3` (Spark MinHashLSH over
+        /// the classifier's hashed tokens, 10 tables).
+        #[arg(long, default_value = "words")]
+        mode: String,
+        /// LSH bands (words mode).
+        #[arg(long, default_value_t = corpus_dedup::DEFAULT_BANDS)]
+        bands: usize,
+        /// MinHash values per band (words mode).
+        #[arg(long, default_value_t = corpus_dedup::DEFAULT_ROWS)]
+        rows: usize,
+        /// Words per shingle (words mode).
+        #[arg(long, default_value_t = corpus_dedup::DEFAULT_SHINGLE_WORDS)]
+        ngram: usize,
     },
 }
 
@@ -336,6 +366,33 @@ fn dispatch(command: Command) -> Result<()> {
             println!("{result}");
             Ok(())
         }
+        Command::Bench {
+            what:
+                BenchCommand::Minhash {
+                    input,
+                    text_field,
+                    threads,
+                    repeat,
+                    mode,
+                    bands,
+                    rows,
+                    ngram,
+                },
+        } => {
+            let storage = Storage::new()?;
+            let settings = bench::MinhashBench {
+                input: &input,
+                text_field: &text_field,
+                threads,
+                repeat,
+                mode: mode.parse()?,
+                bands,
+                rows,
+                ngram,
+            };
+            println!("{}", bench::minhash(&storage, &settings)?);
+            Ok(())
+        }
         Command::Quality {
             what:
                 QualityCommand::Train {
@@ -498,7 +555,41 @@ fn one_task(
     write_run_json(&run, &stages, &hashes)?;
     let stage = stages[index].as_ref();
     let progress = StageProgress::hidden();
-    pool.install(|| run_one_task(&run, stage, &hashes[index], task, &progress, force))?;
+    if stage.max_rounds(&run).is_some() {
+        // One round's task per call: a scheduler submits rounds as dependent job arrays; calls after
+        // convergence do nothing.
+        match round_state(&run, stage)? {
+            RoundState::Done => {
+                tracing::info!("{}: converged, nothing to do", stage.name());
+                finish_if_complete(&run, stage)?;
+                return Ok(());
+            }
+            RoundState::Next(round) => {
+                // Every earlier round is complete; if this task already did this one, its next round
+                // needs the others to finish it first.
+                let done = read_markers(&run, &round_dir(stage.dir(), round))?;
+                if done.iter().any(|m| m.task == task) {
+                    bail!(
+                        "{}: task {task} finished round {round}, but round {round} is not complete \
+                         ({}/{} tasks): run those first",
+                        stage.name(),
+                        done.len(),
+                        run.tasks
+                    );
+                }
+                tracing::info!("{}: round {round}, task {task}", stage.name());
+                pool.install(|| {
+                    run_one_task(&run, stage, &hashes[index], (task, round), &progress, force)
+                })?;
+                if round_state(&run, stage)? == RoundState::Done && finish_if_complete(&run, stage)?
+                {
+                    tracing::info!("{}: converged, report written", stage.name());
+                }
+                return Ok(());
+            }
+        }
+    }
+    pool.install(|| run_one_task(&run, stage, &hashes[index], (task, 0), &progress, force))?;
     if finish_if_complete(&run, stage)? {
         tracing::info!(
             "{}: all {} tasks done, report written",

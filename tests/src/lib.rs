@@ -159,6 +159,19 @@ pub fn run(args: &[&str]) -> Run {
         .into()
 }
 
+/// Every stage, in run order.
+pub const STAGES: [&str; 9] = [
+    "ingest",
+    "quality",
+    "dedup-signatures",
+    "dedup-candidates",
+    "dedup-components",
+    "dedup-clusters",
+    "dedup-filter",
+    "tokenize",
+    "shard",
+];
+
 /// Options of a test config over the sample data.
 #[derive(Debug, Clone)]
 pub struct TestConfig {

@@ -77,6 +77,24 @@ pub trait Stage: Send + Sync {
     fn finish(&self, _run: &RunContext, _markers: &[Marker]) -> Result<()> {
         Ok(())
     }
+
+    /// For a stage that repeats rounds of tasks until it converges (connected components), the most rounds
+    /// it may take; `None` (the default) for a stage that runs its tasks once. Round `r`'s outputs and
+    /// markers live under `{dir}/round-{r:03}/`; when a complete round is [`Stage::converged`], its markers
+    /// are copied to `{dir}/_done/`, which is what later stages and `corpus status` see.
+    fn max_rounds(&self, _run: &RunContext) -> Option<usize> {
+        None
+    }
+
+    /// Whether the markers of one complete round say the stage is done.
+    fn converged(&self, _round: &[Marker]) -> bool {
+        true
+    }
+}
+
+/// Directory of round `round` of an iterative stage, relative to the work directory.
+pub fn round_dir(stage_dir: &str, round: usize) -> String {
+    format!("{stage_dir}/round-{round:03}")
 }
 
 /// What a task reports besides its outputs.
@@ -106,7 +124,9 @@ pub struct TaskContext<'a> {
     pub task: usize,
     /// Number of tasks of the stage.
     pub tasks: usize,
-    stage_dir: &'static str,
+    /// The round of an iterative stage (0 for other stages).
+    pub round: usize,
+    stage_dir: String,
     tmp: Location,
     outputs: Mutex<Vec<PendingOutput>>,
     progress: &'a StageProgress,
@@ -175,26 +195,47 @@ impl TaskContext<'_> {
 
     /// Markers of every task of an upstream stage, in task order; fails if that stage is not complete.
     pub fn upstream(&self, stage: &dyn Stage) -> Result<Vec<Marker>> {
-        let hash = self.run.hash_of(stage.name())?;
-        let markers = read_markers(self.run, stage.dir())?;
-        if let Some(stale) = markers.iter().find(|m| m.config_hash != hash) {
-            bail!(
-                "stage '{}' task {} was run with a different configuration (hash {}, now {hash}): rerun it",
-                stage.name(),
-                stale.task,
-                stale.config_hash
-            );
-        }
-        if markers.len() != self.run.tasks || markers.iter().enumerate().any(|(i, m)| m.task != i) {
-            bail!(
-                "stage '{}' is not complete ({}/{} tasks done): run it first",
-                stage.name(),
-                markers.len(),
-                self.run.tasks
-            );
-        }
-        Ok(markers)
+        complete_markers(self.run, stage, stage.dir(), "stage")
     }
+
+    /// Markers of every task of round `round` of an iterative stage (usually this one, `round` the
+    /// previous round); fails if that round is not complete.
+    pub fn round_markers(&self, stage: &dyn Stage, round: usize) -> Result<Vec<Marker>> {
+        complete_markers(
+            self.run,
+            stage,
+            &round_dir(stage.dir(), round),
+            &format!("round {round} of stage"),
+        )
+    }
+}
+
+/// The markers under `{dir}/_done/` when there is one per task, all of the current configuration.
+fn complete_markers(
+    run: &RunContext,
+    stage: &dyn Stage,
+    dir: &str,
+    what: &str,
+) -> Result<Vec<Marker>> {
+    let hash = run.hash_of(stage.name())?;
+    let markers = read_markers(run, dir)?;
+    if let Some(stale) = markers.iter().find(|m| m.config_hash != hash) {
+        bail!(
+            "{what} '{}' task {} was run with a different configuration (hash {}, now {hash}): rerun it",
+            stage.name(),
+            stale.task,
+            stale.config_hash
+        );
+    }
+    if markers.len() != run.tasks || markers.iter().enumerate().any(|(i, m)| m.task != i) {
+        bail!(
+            "{what} '{}' is not complete ({}/{} tasks done): run it first",
+            stage.name(),
+            markers.len(),
+            run.tasks
+        );
+    }
+    Ok(markers)
 }
 
 /// Computes every stage's hash into `run.hashes` and returns them in stage order.
@@ -284,7 +325,10 @@ pub fn check_or_reset(
 ) -> Result<Vec<String>> {
     let mut reset = Vec::new();
     for (stage, hash) in stages.iter().zip(hashes) {
-        let markers = read_markers(run, stage.dir())?;
+        let mut markers = read_markers(run, stage.dir())?;
+        if stage.max_rounds(run).is_some() {
+            markers.extend(read_markers(run, &round_dir(stage.dir(), 0))?);
+        }
         if let Some(stale) = markers.iter().find(|m| &m.config_hash != hash) {
             if !force {
                 return Err(ConfigChanged {
@@ -369,15 +413,20 @@ pub enum TaskOutcome {
 
 /// Runs one task unless it is already done: outputs are written under `{dir}/_tmp/{task}`, moved to their
 /// final names, and the marker is written last. With `force`, a marker of another configuration is replaced.
+/// `round` is the round of an iterative stage (ignored for other stages).
 pub fn run_one_task(
     run: &RunContext,
     stage: &dyn Stage,
     hash: &str,
-    task: usize,
+    (task, round): (usize, usize),
     progress: &StageProgress,
     force: bool,
 ) -> Result<TaskOutcome> {
-    let marker_loc = marker_location(run, stage.dir(), task);
+    let dir = match stage.max_rounds(run) {
+        Some(_) => round_dir(stage.dir(), round),
+        None => stage.dir().to_string(),
+    };
+    let marker_loc = marker_location(run, &dir, task);
     if let Some(bytes) = run.storage.get_opt(&marker_loc)? {
         let existing: Marker = serde_json::from_slice(&bytes)
             .with_context(|| format!("corrupt marker {marker_loc}"))?;
@@ -402,14 +451,15 @@ pub fn run_one_task(
         }
     }
     let started = Instant::now();
-    let tmp = run.work.child(&format!("{}/_tmp/{task:05}", stage.dir()));
+    let tmp = run.work.child(&format!("{dir}/_tmp/{task:05}"));
     // Leftovers of a killed attempt: never committed, safe to drop.
     run.storage.delete_prefix(&tmp)?;
     let ctx = TaskContext {
         run,
         task,
         tasks: run.tasks,
-        stage_dir: stage.dir(),
+        round,
+        stage_dir: dir,
         tmp: tmp.clone(),
         outputs: Mutex::new(Vec::new()),
         progress,
@@ -495,18 +545,80 @@ pub fn finish_if_complete(run: &RunContext, stage: &dyn Stage) -> Result<bool> {
     Ok(true)
 }
 
-/// Runs every task of one stage on the current rayon pool; returns how many ran and how many were skipped.
+/// Where an iterative stage stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoundState {
+    /// Converged: its final markers exist.
+    Done,
+    /// The next round to run (every earlier round is complete and not converged).
+    Next(usize),
+}
+
+/// Finds the first round of an iterative stage that is not complete; when the last complete round
+/// converged, writes the stage's final markers (idempotent: any process may do it) and says so. Fails when
+/// the stage used up its rounds without converging.
+pub fn round_state(run: &RunContext, stage: &dyn Stage) -> Result<RoundState> {
+    let hash = run.hash_of(stage.name())?;
+    let max_rounds = stage.max_rounds(run).unwrap_or(1);
+    let finals = read_markers(run, stage.dir())?;
+    if finals.len() == run.tasks && finals.iter().all(|m| m.config_hash == hash) {
+        return Ok(RoundState::Done);
+    }
+    for round in 0..max_rounds {
+        let markers = read_markers(run, &round_dir(stage.dir(), round))?;
+        if markers.len() != run.tasks || markers.iter().any(|m| m.config_hash != hash) {
+            return Ok(RoundState::Next(round));
+        }
+        if stage.converged(&markers) {
+            for m in &markers {
+                run.storage.put(
+                    &marker_location(run, stage.dir(), m.task),
+                    serde_json::to_vec_pretty(m)?,
+                )?;
+            }
+            tracing::info!("{}: converged after {} rounds", stage.name(), round + 1);
+            return Ok(RoundState::Done);
+        }
+    }
+    bail!(
+        "stage {} did not converge in {max_rounds} rounds: raise the limit in the config",
+        stage.name()
+    )
+}
+
+/// Runs every task of one stage on the current rayon pool (every round of an iterative stage); returns how
+/// many tasks ran and how many were skipped.
 pub fn run_stage(
     run: &RunContext,
     stage: &dyn Stage,
     hash: &str,
     progress: &StageProgress,
 ) -> Result<(usize, usize)> {
+    if stage.max_rounds(run).is_none() {
+        return run_round(run, stage, hash, 0, progress);
+    }
+    let (mut ran, mut skipped) = (0, 0);
+    while let RoundState::Next(round) = round_state(run, stage)? {
+        let (r, s) = run_round(run, stage, hash, round, progress)?;
+        ran += r;
+        skipped += s;
+    }
+    finish_if_complete(run, stage)?;
+    Ok((ran, skipped))
+}
+
+fn run_round(
+    run: &RunContext,
+    stage: &dyn Stage,
+    hash: &str,
+    round: usize,
+    progress: &StageProgress,
+) -> Result<(usize, usize)> {
     let ran = AtomicU64::new(0);
     let skipped = AtomicU64::new(0);
     let errors: Mutex<BTreeMap<usize, anyhow::Error>> = Mutex::new(BTreeMap::new());
     (0..run.tasks).into_par_iter().for_each(|task| {
-        match run_one_task(run, stage, hash, task, progress, false) {
+        match run_one_task(run, stage, hash, (task, round), progress, false) {
             Ok(TaskOutcome::Ran) => {
                 ran.fetch_add(1, Ordering::Relaxed);
             }
@@ -527,7 +639,9 @@ pub fn run_stage(
     if let Some((_, first)) = errors.pop_first() {
         return Err(first.context(format!("{failed} task(s) of stage {} failed", stage.name())));
     }
-    finish_if_complete(run, stage)?;
+    if stage.max_rounds(run).is_none() {
+        finish_if_complete(run, stage)?;
+    }
     Ok((
         ran.load(Ordering::Relaxed) as usize,
         skipped.load(Ordering::Relaxed) as usize,

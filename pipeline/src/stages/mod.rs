@@ -1,13 +1,15 @@
 //! The stages of a run, in order. Adding a stage is one module implementing [`Stage`] plus one line here;
-//! dedup, decontamination and mixing slot in between `quality` and `tokenize`.
+//! decontamination and mixing slot in between `dedup-filter` and `tokenize`.
 
+mod dedup;
 mod ingest;
 mod quality;
 pub mod shard;
 mod tokenize;
 
+pub use dedup::{DedupCandidates, DedupClusters, DedupComponents, DedupFilter, DedupSignatures};
 pub use ingest::Ingest;
-pub use quality::{Quality, QualityPlan};
+pub use quality::{Quality, QualityPlan, quality_output_schema};
 pub use shard::{MANIFEST, Shard};
 pub use tokenize::Tokenize;
 
@@ -18,6 +20,11 @@ pub fn all() -> Vec<Box<dyn Stage>> {
     vec![
         Box::new(Ingest),
         Box::new(Quality),
+        Box::new(DedupSignatures),
+        Box::new(DedupCandidates),
+        Box::new(DedupComponents),
+        Box::new(DedupClusters),
+        Box::new(DedupFilter),
         Box::new(Tokenize),
         Box::new(Shard),
     ]

@@ -172,6 +172,11 @@ impl QualityPlan {
     }
 }
 
+/// The schema of the stage's output parts: the document schema plus `quality_score` and `lang`.
+pub fn quality_output_schema() -> SchemaRef {
+    output_schema(&document_schema())
+}
+
 /// The output schema: the input columns plus `quality_score` and `lang`.
 fn output_schema(input: &Schema) -> SchemaRef {
     let mut fields: Vec<Field> = input

@@ -21,6 +21,8 @@
 //! Turkish and Azeri (dotted and dotless i), and Rust's and the JVM's Unicode versions may differ for
 //! characters added recently.
 
+use std::num::NonZeroU32;
+
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use super::ModelKind;
@@ -168,6 +170,17 @@ fn for_each_run(values: &[u32], mut visit: impl FnMut(u32, usize)) {
         visit(first, run);
         rest = &rest[run..];
     }
+}
+
+/// Calls `emit` with the Spark `HashingTF` index (in `0..num_features`) of each token of Spark's `Tokenizer`
+/// over `text`, in token order, repeats included: the GPT-3 classifier's features before counting. The set
+/// of these indices is also what Spark's `MinHashLSH` hashes when it runs on those features, as GPT-3's
+/// fuzzy deduplication did (`corpus-dedup`'s `gpt3` mode).
+pub fn for_each_spark_term_index(text: &str, num_features: NonZeroU32, mut emit: impl FnMut(u32)) {
+    let mut lower = Vec::new();
+    for_each_spark_token(text, &mut lower, |token| {
+        emit(spark_term_index(token, num_features.get()));
+    });
 }
 
 /// Spark `HashingTF.indexOf` for a lowercased token.

@@ -47,6 +47,7 @@ mod training;
 
 use serde::{Deserialize, Serialize};
 
+pub use features::for_each_spark_term_index;
 pub use lbfgs::StopReason;
 pub use metrics::auc;
 pub use model::{MAX_NUM_FEATURES, MODEL_FORMAT, MODEL_VERSION, Model};

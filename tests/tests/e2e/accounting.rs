@@ -42,7 +42,14 @@ fn reports_balance_and_rejects_have_reasons() {
     let storage: Arc<Storage> = Storage::new().unwrap();
     let root = storage.resolve(work.to_str().unwrap()).unwrap();
     let mut outs = Vec::new();
-    for stage in ["ingest", "quality", "tokenize", "shard"] {
+    for stage in [
+        "ingest",
+        "quality",
+        "dedup-signatures",
+        "dedup-filter",
+        "tokenize",
+        "shard",
+    ] {
         let report =
             read_report(&storage, &root.child(&format!("reports/{stage}.parquet"))).unwrap();
         assert_eq!(report.len(), 3, "{stage}: one row per task");

@@ -82,7 +82,7 @@ fn shards_decode_to_the_documents_and_inspect_reports_them() {
     let text = run(&["inspect", "shards", "--work", work.to_str().unwrap()]).ok();
     assert!(text.stdout.contains("tokens per source"), "{}", text.stdout);
     let status = run(&["status", "--work", work.to_str().unwrap()]).ok();
-    for stage in ["ingest", "quality", "tokenize", "shard"] {
+    for stage in corpus_tests::STAGES {
         assert!(
             status
                 .stdout

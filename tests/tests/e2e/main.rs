@@ -6,6 +6,7 @@
 mod accounting;
 mod bad_config;
 mod build;
+mod dedup;
 mod determinism;
 mod quality;
 mod restart;

@@ -10,7 +10,7 @@ use corpus_pipeline::docs::read_parquet;
 use corpus_pipeline::storage::Storage;
 use corpus_tests::{TestConfig, data_dir, repo_root, run, write_config};
 
-fn batches(dir: &std::path::Path) -> Vec<arrow::array::RecordBatch> {
+pub(crate) fn batches(dir: &std::path::Path) -> Vec<arrow::array::RecordBatch> {
     let storage: Arc<Storage> = Storage::new().unwrap();
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
@@ -30,7 +30,7 @@ fn batches(dir: &std::path::Path) -> Vec<arrow::array::RecordBatch> {
         .collect()
 }
 
-fn strings<'a>(b: &'a arrow::array::RecordBatch, name: &str) -> &'a StringArray {
+pub(crate) fn strings<'a>(b: &'a arrow::array::RecordBatch, name: &str) -> &'a StringArray {
     b.column_by_name(name)
         .unwrap()
         .as_any()

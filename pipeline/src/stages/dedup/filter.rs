@@ -1,0 +1,276 @@
+//! `dedup-filter`: per upstream part, walks the documents in order next to their sorted cluster
+//! assignments and drops every member that is not its cluster's keeper: `exact-duplicate` when its
+//! normalised text equals the keeper's, `near-duplicate` otherwise, the keeper's id in the detail and the
+//! full text kept. Kept documents are the stage output (`dedup/part-*.parquet`, the upstream schema);
+//! `dedup/clusters/part-*.parquet` lists every document that has a duplicate: `id`, `cluster` (the
+//! keeper's id), `cluster_size`, `kept`. `reports/dedup.parquet` sums documents in and out per source,
+//! exact and near duplicates, and the cluster size histogram.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use arrow::array::{
+    ArrayRef, BooleanArray, RecordBatch, StringArray, StringBuilder, UInt64Builder,
+};
+use arrow::compute::filter_record_batch;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use corpus_dedup::{Keyed, merge};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::clusters::Assignment;
+use super::signatures::text_hash;
+use super::{DedupClusters, Offsets, fingerprint, io_context, open_runs, partition_runs};
+use crate::docs::{
+    ParquetSink, Reject, RejectBatchBuilder, count_map_array, count_map_field, read_parquet,
+    reject_schema, source_values, string_column,
+};
+use crate::runner::{Counts, Marker, MarkerInput, RunContext, Stage, TaskContext, TaskResult};
+use crate::stages::Quality;
+
+/// The filter phase: the stage whose output later stages read.
+pub struct DedupFilter;
+
+/// Per-source accounting of one task, in its marker.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct SourceTally {
+    docs_in: u64,
+    docs_out: u64,
+    exact_duplicates: u64,
+    near_duplicates: u64,
+    /// Clusters whose keeper is from this source, by size.
+    cluster_sizes: BTreeMap<String, u64>,
+}
+
+/// Schema of `dedup/clusters/part-*.parquet`.
+pub fn clusters_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("cluster", DataType::Utf8, false),
+        Field::new("cluster_size", DataType::UInt64, false),
+        Field::new("kept", DataType::Boolean, false),
+    ]))
+}
+
+impl Stage for DedupFilter {
+    fn name(&self) -> &'static str {
+        "dedup-filter"
+    }
+
+    fn dir(&self) -> &'static str {
+        "dedup"
+    }
+
+    fn fingerprint(&self, run: &RunContext) -> serde_json::Value {
+        fingerprint(run)
+    }
+
+    fn run_task(&self, ctx: &TaskContext) -> Result<TaskResult> {
+        let run = ctx.run;
+        let (part, input) = ctx.upstream_documents(&Quality)?;
+        let start = Offsets::from_markers(&ctx.upstream(&Quality)?)?.start(ctx.task);
+        let assigned = ctx.upstream(&DedupClusters)?;
+        let mut assignments = merge(open_runs::<Keyed<1>>(
+            run,
+            partition_runs(&assigned, "assign", ctx.task),
+        )?)
+        .peekable();
+
+        let out_rel = ctx.stage_file(&format!("{}.parquet", ctx.part_name()));
+        let rejects_rel = ctx.stage_file(&format!("rejects/{}.parquet", ctx.part_name()));
+        let clusters_rel = ctx.stage_file(&format!("clusters/{}.parquet", ctx.part_name()));
+        let mut out: Option<ParquetSink> = None;
+        let mut rejects = ParquetSink::create(
+            &run.storage,
+            &ctx.temp_output(&rejects_rel),
+            reject_schema(),
+        )?;
+        let mut clusters = ParquetSink::create(
+            &run.storage,
+            &ctx.temp_output(&clusters_rel),
+            clusters_schema(),
+        )?;
+        let mut counts = Counts::default();
+        let mut tally: BTreeMap<String, SourceTally> = BTreeMap::new();
+        let mut row = 0u64;
+        for batch in read_parquet(&run.storage, &input)? {
+            let batch = batch?;
+            let sink = match &mut out {
+                Some(sink) => sink,
+                None => out.insert(ParquetSink::create(
+                    &run.storage,
+                    &ctx.temp_output(&out_rel),
+                    batch.schema(),
+                )?),
+            };
+            let ids = string_column(&batch, "id")?;
+            let texts = string_column(&batch, "text")?;
+            let sources = source_values(&batch, "source")?;
+            let mut keep = Vec::with_capacity(batch.num_rows());
+            let mut reject_batch = RejectBatchBuilder::default();
+            let (mut c_id, mut c_cluster, mut c_size, mut c_kept) = (
+                StringBuilder::new(),
+                StringBuilder::new(),
+                UInt64Builder::new(),
+                Vec::new(),
+            );
+            for (i, source_name) in sources.iter().enumerate() {
+                let global = start + row + i as u64;
+                let source = tally.entry(source_name.clone()).or_default();
+                source.docs_in += 1;
+                let assignment = match assignments.peek() {
+                    Some(Ok(next)) if next.key[0] < global => {
+                        anyhow::bail!("assignment for document {} is out of order", next.key[0])
+                    }
+                    Some(Ok(next)) if next.key[0] == global => match assignments.next() {
+                        Some(Ok(next)) => Some(Assignment::decode(&next.payload)?),
+                        _ => None,
+                    },
+                    Some(Err(_)) => match assignments.next() {
+                        Some(Err(e)) => return Err(io_context(e, "reading assignments")),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let Some(a) = assignment else {
+                    counts.pass();
+                    source.docs_out += 1;
+                    keep.push(true);
+                    continue;
+                };
+                c_id.append_value(ids.value(i));
+                c_cluster.append_value(&a.keeper_id);
+                c_size.append_value(a.size);
+                c_kept.push(a.kept);
+                if a.kept {
+                    counts.pass();
+                    source.docs_out += 1;
+                    *source.cluster_sizes.entry(a.size.to_string()).or_default() += 1;
+                    keep.push(true);
+                    continue;
+                }
+                let exact = text_hash(texts.value(i)) == a.keeper_hash;
+                let (reason, rule) = match exact {
+                    true => ("exact-duplicate", "dedup.exact"),
+                    false => ("near-duplicate", "dedup.minhash"),
+                };
+                match exact {
+                    true => source.exact_duplicates += 1,
+                    false => source.near_duplicates += 1,
+                }
+                counts.reject(reason);
+                keep.push(false);
+                reject_batch.push(Reject {
+                    id: ids.value(i).to_string(),
+                    source: source_name.clone(),
+                    input: part.path.clone(),
+                    offset: row + i as u64,
+                    reason: reason.to_string(),
+                    rule: rule.to_string(),
+                    detail: format!("duplicate of {} (cluster of {})", a.keeper_id, a.size),
+                    text: Some(texts.value(i).to_string()),
+                    value: None,
+                });
+            }
+            row += batch.num_rows() as u64;
+            ctx.progress(batch.num_rows() as u64);
+            let kept = filter_record_batch(&batch, &BooleanArray::from(keep))
+                .context("selecting kept documents")?;
+            if kept.num_rows() > 0 {
+                sink.write(&kept)?;
+            }
+            if !reject_batch.is_empty() {
+                rejects.write(&reject_batch.finish()?)?;
+            }
+            if !c_kept.is_empty() {
+                let columns: Vec<ArrayRef> = vec![
+                    Arc::new(c_id.finish()),
+                    Arc::new(c_cluster.finish()),
+                    Arc::new(c_size.finish()),
+                    Arc::new(BooleanArray::from(c_kept)),
+                ];
+                clusters.write(&RecordBatch::try_new(clusters_schema(), columns)?)?;
+            }
+        }
+        if let Some(Ok(extra)) = assignments.next() {
+            anyhow::bail!(
+                "assignment for document {} past the end of part {}",
+                extra.key[0],
+                part.path
+            );
+        }
+        let out = match out {
+            Some(sink) => sink,
+            None => ParquetSink::create(
+                &run.storage,
+                &ctx.temp_output(&out_rel),
+                crate::stages::quality_output_schema(),
+            )?,
+        };
+        let (out_rows, reject_rows, cluster_rows) = (out.rows(), rejects.rows(), clusters.rows());
+        ctx.add_output(&out_rel, "documents", out.finish()?, out_rows)?;
+        ctx.add_output(&rejects_rel, "rejects", rejects.finish()?, reject_rows)?;
+        ctx.add_output(&clusters_rel, "clusters", clusters.finish()?, cluster_rows)?;
+        counts.bytes_in = part.bytes;
+        Ok(TaskResult {
+            inputs: vec![MarkerInput {
+                path: input.url().to_string(),
+                bytes: part.bytes,
+            }],
+            counts,
+            extra: json!({ "sources": tally }),
+        })
+    }
+
+    fn finish(&self, run: &RunContext, markers: &[Marker]) -> Result<()> {
+        let mut total: BTreeMap<String, SourceTally> = BTreeMap::new();
+        for m in markers {
+            let tallies: BTreeMap<String, SourceTally> =
+                serde_json::from_value(m.extra["sources"].clone())
+                    .with_context(|| format!("dedup-filter task {} marker", m.task))?;
+            for (source, t) in tallies {
+                let sum = total.entry(source).or_default();
+                sum.docs_in += t.docs_in;
+                sum.docs_out += t.docs_out;
+                sum.exact_duplicates += t.exact_duplicates;
+                sum.near_duplicates += t.near_duplicates;
+                for (size, n) in t.cluster_sizes {
+                    *sum.cluster_sizes.entry(size).or_default() += n;
+                }
+            }
+        }
+        write_dedup_report(run, &total)
+    }
+}
+
+/// `reports/dedup.parquet`: one row per source.
+fn write_dedup_report(run: &RunContext, total: &BTreeMap<String, SourceTally>) -> Result<()> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("source", DataType::Utf8, false),
+        Field::new("docs_in", DataType::UInt64, false),
+        Field::new("docs_out", DataType::UInt64, false),
+        Field::new("exact_duplicates", DataType::UInt64, false),
+        Field::new("near_duplicates", DataType::UInt64, false),
+        count_map_field("cluster_sizes", "size", "clusters"),
+    ]));
+    let u64s = |f: fn(&SourceTally) -> u64| -> ArrayRef {
+        Arc::new(total.values().map(f).collect::<arrow::array::UInt64Array>())
+    };
+    let sizes: Vec<BTreeMap<String, u64>> =
+        total.values().map(|t| t.cluster_sizes.clone()).collect();
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(total.keys())),
+        u64s(|t| t.docs_in),
+        u64s(|t| t.docs_out),
+        u64s(|t| t.exact_duplicates),
+        u64s(|t| t.near_duplicates),
+        count_map_array("size", "clusters", sizes.iter())?,
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), columns)?;
+    let loc = run.work.child("reports/dedup.parquet");
+    let mut sink = ParquetSink::create(&run.storage, &loc, schema)?;
+    sink.write(&batch)?;
+    sink.finish()?;
+    Ok(())
+}

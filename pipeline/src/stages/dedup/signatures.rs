@@ -1,0 +1,312 @@
+//! `dedup-signatures`: per upstream part, every document's node id, normalised-text hash and LSH band keys,
+//! written as sorted runs partitioned by key (`buckets`, `exact`) and by node (`meta`); with verification
+//! on, also its sorted shingle set (`shingles/`), for exact Jaccard checks of candidate pairs.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use anyhow::{Result, anyhow};
+use arrow::array::{Array, Float64Array};
+use corpus_dedup::{
+    EqualRecords, Keyed, MinHasher, SPARK_DEFAULT_SEED, SparkMinHash, Spiller,
+    normalize_for_shingles, word_shingles,
+};
+use rayon::prelude::*;
+use serde_json::json;
+use xxhash_rust::xxh3::xxh3_128;
+
+use super::{
+    Offsets, StoreSink, budget, fingerprint, io_context, key_partition, mix64, node_id,
+    node_partition,
+};
+use crate::docs::{read_parquet, source_values, string_column};
+use crate::runner::{Counts, MarkerInput, RunContext, Stage, TaskContext, TaskResult};
+use crate::stages::Quality;
+
+/// The signatures phase.
+pub struct DedupSignatures;
+
+/// How documents are turned into keys, from the config.
+pub(super) struct Signer {
+    method: Method,
+    exact: bool,
+    near: bool,
+    keep_shingles: bool,
+    /// Per source name: keeper priority and the salt of its dedup group.
+    sources: HashMap<String, (usize, u64)>,
+}
+
+/// The set a document's MinHash is taken over.
+enum Method {
+    /// Word n-gram shingles of the normalised text, `(a·h + b) mod (2^61 − 1)` permutations.
+    Words { hasher: MinHasher, ngram: usize },
+    /// The GPT-3 classifier's hashed tokens, Spark MinHashLSH with its default seed.
+    Gpt3(SparkMinHash),
+}
+
+/// The keys of one document.
+struct DocKeys {
+    hash: u128,
+    bands: Vec<u64>,
+    shingles: Vec<u64>,
+}
+
+impl Signer {
+    pub(super) fn new(run: &RunContext) -> Result<Signer> {
+        let d = &run.config.dedup;
+        let (bands, rows) = d.banding();
+        let method = match d.mode.as_str() {
+            "gpt3" => Method::Gpt3(
+                SparkMinHash::new(bands, SPARK_DEFAULT_SEED).map_err(|e| anyhow!("dedup: {e}"))?,
+            ),
+            _ => Method::Words {
+                hasher: MinHasher::new(bands, rows, run.config.run.seed)
+                    .map_err(|e| anyhow!("dedup: {e}"))?,
+                ngram: d.ngram,
+            },
+        };
+        let priorities = d.priority_of_sources(&run.config.sources);
+        let groups = d.group_of_sources(&run.config.sources);
+        let sources = run
+            .config
+            .sources
+            .iter()
+            .zip(priorities.into_iter().zip(groups))
+            .map(|(s, (p, g))| (s.name.clone(), (p, mix64(g as u64 + 1))))
+            .collect();
+        Ok(Signer {
+            method,
+            exact: d.enabled && d.exact,
+            near: d.enabled,
+            keep_shingles: d.verifies(),
+            sources,
+        })
+    }
+
+    /// Normalised-text hash, band keys (salted by the document's group) and, for verification, the sorted
+    /// set the signature was taken over. A document without shingles (no words) gets no band keys: it can
+    /// only be an exact duplicate.
+    fn keys(&self, text: &str, salt: u64) -> Result<DocKeys> {
+        let normalized = normalize_for_shingles(text);
+        let hash = xxh3_128(normalized.as_bytes());
+        if !self.near {
+            return Ok(DocKeys {
+                hash,
+                bands: Vec::new(),
+                shingles: Vec::new(),
+            });
+        }
+        let (set, bands) = match &self.method {
+            Method::Words { hasher, ngram } => {
+                let mut set: Vec<u64> = word_shingles(&normalized, *ngram).collect();
+                set.sort_unstable();
+                set.dedup();
+                let bands = match set.is_empty() {
+                    true => Vec::new(),
+                    false => hasher.band_hashes(&hasher.signature(set.iter().copied()))?,
+                };
+                (set, bands)
+            }
+            Method::Gpt3(spark) => {
+                let features = spark.features(text);
+                let bands = spark.band_hashes(&spark.signature(&features))?;
+                (features.into_iter().map(u64::from).collect(), bands)
+            }
+        };
+        Ok(DocKeys {
+            hash,
+            bands: bands.into_iter().map(|k| k ^ salt).collect(),
+            shingles: if self.keep_shingles { set } else { Vec::new() },
+        })
+    }
+}
+
+/// The normalised-text hash the filter compares with the keeper's.
+pub(super) fn text_hash(text: &str) -> u128 {
+    xxh3_128(normalize_for_shingles(text).as_bytes())
+}
+
+impl Stage for DedupSignatures {
+    fn name(&self) -> &'static str {
+        "dedup-signatures"
+    }
+
+    fn dir(&self) -> &'static str {
+        "dedup/signatures"
+    }
+
+    fn fingerprint(&self, run: &RunContext) -> serde_json::Value {
+        fingerprint(run)
+    }
+
+    fn run_task(&self, ctx: &TaskContext) -> Result<TaskResult> {
+        let run = ctx.run;
+        let parts = run.tasks;
+        let offsets = Offsets::from_markers(&ctx.upstream(&Quality)?)?;
+        let (part, input) = ctx.upstream_documents(&Quality)?;
+        let signer = Signer::new(run)?;
+        let mut buckets = Spiller::<[u64; 2], _>::new(
+            parts,
+            budget(run, 3),
+            EqualRecords::DropWithinRun,
+            StoreSink {
+                ctx,
+                kind: "buckets",
+            },
+        );
+        let mut exact = Spiller::<[u64; 3], _>::new(
+            parts,
+            budget(run, 3),
+            EqualRecords::DropWithinRun,
+            StoreSink { ctx, kind: "exact" },
+        );
+        let mut meta = Spiller::<Keyed<1>, _>::new(
+            parts,
+            budget(run, 3),
+            EqualRecords::Keep,
+            StoreSink { ctx, kind: "meta" },
+        );
+        let mut shingle_store = match signer.keep_shingles {
+            true => Some(ShingleStore::create(ctx)?),
+            false => None,
+        };
+        let mut counts = Counts::default();
+        let mut row = 0u64;
+        let start = offsets.start(ctx.task);
+        for batch in read_parquet(&run.storage, &input)? {
+            let batch = batch?;
+            let ids = string_column(&batch, "id")?;
+            let texts = string_column(&batch, "text")?;
+            let sources = source_values(&batch, "source")?;
+            let scores = batch
+                .column_by_name("quality_score")
+                .and_then(|c| c.as_any().downcast_ref::<Float64Array>());
+            let looked_up: Vec<(usize, u64)> = sources
+                .iter()
+                .map(|s| {
+                    signer
+                        .sources
+                        .get(s)
+                        .copied()
+                        .ok_or_else(|| anyhow!("document of unknown source '{s}'"))
+                })
+                .collect::<Result<_>>()?;
+            let keys: Vec<DocKeys> = (0..batch.num_rows())
+                .into_par_iter()
+                .map(|i| signer.keys(texts.value(i), looked_up[i].1))
+                .collect::<Result<_>>()?;
+            for (i, k) in keys.into_iter().enumerate() {
+                let (priority, salt) = looked_up[i];
+                let score = scores.and_then(|s| s.is_valid(i).then(|| s.value(i)));
+                let node = node_id(priority, score, start + row + i as u64)?;
+                let (lo, hi) = (k.hash as u64, (k.hash >> 64) as u64);
+                for band in k.bands {
+                    buckets
+                        .push(key_partition(band, parts), [band, node])
+                        .map_err(|e| io_context(e, "writing buckets"))?;
+                }
+                if signer.exact {
+                    let salted = hi ^ salt;
+                    exact
+                        .push(key_partition(salted, parts), [salted, lo, node])
+                        .map_err(|e| io_context(e, "writing exact keys"))?;
+                }
+                let mut payload = Vec::with_capacity(16 + ids.value(i).len());
+                payload.extend_from_slice(&lo.to_le_bytes());
+                payload.extend_from_slice(&hi.to_le_bytes());
+                payload.extend_from_slice(ids.value(i).as_bytes());
+                meta.push(
+                    node_partition(node, parts),
+                    Keyed {
+                        key: [node],
+                        payload,
+                    },
+                )
+                .map_err(|e| io_context(e, "writing document ids"))?;
+                if let Some(store) = &mut shingle_store {
+                    store.push(&k.shingles)?;
+                }
+                counts.pass();
+            }
+            row += batch.num_rows() as u64;
+            ctx.progress(batch.num_rows() as u64);
+        }
+        buckets
+            .finish()
+            .map_err(|e| io_context(e, "writing buckets"))?;
+        exact
+            .finish()
+            .map_err(|e| io_context(e, "writing exact keys"))?;
+        meta.finish()
+            .map_err(|e| io_context(e, "writing document ids"))?;
+        if let Some(store) = shingle_store {
+            store.finish(ctx, row)?;
+        }
+        counts.bytes_in = part.bytes;
+        Ok(TaskResult {
+            inputs: vec![MarkerInput {
+                path: input.url().to_string(),
+                bytes: part.bytes,
+            }],
+            counts,
+            extra: json!({ "documents": row }),
+        })
+    }
+}
+
+/// The sorted shingle sets of one part: `shingles/{part}.bin` holds them back to back (u64 little-endian),
+/// `shingles/{part}.idx` the end offset (in values) of each document's set.
+struct ShingleStore {
+    data: std::io::BufWriter<crate::storage::ObjectWriter>,
+    index: std::io::BufWriter<crate::storage::ObjectWriter>,
+    values: u64,
+}
+
+/// The relative paths of a part's shingle data and index.
+pub(super) fn shingle_paths(task: usize, tasks: usize) -> (String, String) {
+    let stem = format!("dedup/signatures/shingles/part-{task:05}-of-{tasks:05}");
+    (format!("{stem}.bin"), format!("{stem}.idx"))
+}
+
+impl ShingleStore {
+    fn create(ctx: &TaskContext) -> Result<ShingleStore> {
+        let (data, index) = shingle_paths(ctx.task, ctx.tasks);
+        let open = |rel: &str| {
+            std::io::BufWriter::with_capacity(
+                1 << 16,
+                ctx.run.storage.writer(&ctx.temp_output(rel)),
+            )
+        };
+        Ok(ShingleStore {
+            data: open(&data),
+            index: open(&index),
+            values: 0,
+        })
+    }
+
+    fn push(&mut self, shingles: &[u64]) -> Result<()> {
+        for s in shingles {
+            self.data.write_all(&s.to_le_bytes())?;
+        }
+        self.values += shingles.len() as u64;
+        self.index.write_all(&self.values.to_le_bytes())?;
+        Ok(())
+    }
+
+    fn finish(self, ctx: &TaskContext, rows: u64) -> Result<()> {
+        let (data_rel, index_rel) = shingle_paths(ctx.task, ctx.tasks);
+        let data = self
+            .data
+            .into_inner()
+            .map_err(|e| e.into_error())?
+            .finish()?;
+        let index = self
+            .index
+            .into_inner()
+            .map_err(|e| e.into_error())?
+            .finish()?;
+        ctx.add_output(&data_rel, "shingles", data, self.values)?;
+        ctx.add_output(&index_rel, "shingle-index", index, rows)?;
+        Ok(())
+    }
+}

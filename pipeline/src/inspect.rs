@@ -81,7 +81,7 @@ pub fn render_status(v: &Value) -> String {
     let _ = writeln!(out, "work: {}", v["work"].as_str().unwrap_or(""));
     let _ = writeln!(
         out,
-        "{:<10} {:>11} {:>12} {:>12} {:>12}  rejected by reason / skipped records by kind",
+        "{:<16} {:>7} {:>12} {:>12} {:>12}  rejected by reason / skipped records by kind",
         "stage", "tasks", "docs in", "docs out", "rejected"
     );
     for s in v["stages"].as_array().into_iter().flatten() {
@@ -93,7 +93,7 @@ pub fn render_status(v: &Value) -> String {
         }
         let _ = writeln!(
             out,
-            "{:<10} {:>11} {:>12} {:>12} {:>12}  {}",
+            "{:<16} {:>7} {:>12} {:>12} {:>12}  {}",
             s["stage"].as_str().unwrap_or(""),
             tasks,
             s["docs_in"].as_u64().unwrap_or(0),

@@ -433,4 +433,6 @@ fn scope_and_priority_decide_which_copy_goes() {
     // GPT-3's scope: within each source, plus Common Crawl against WebText2.
     let gpt3 = two_sources("scope = \"source\"\ngroups = [[\"common_crawl\", \"webtext2\"]]");
     assert_eq!(gpt3, global);
+    // Off: every document passes.
+    assert!(two_sources("enabled = false").is_empty());
 }

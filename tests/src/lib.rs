@@ -185,6 +185,8 @@ pub struct TestConfig {
     pub data_root: Option<String>,
     /// `[quality...]` TOML (default: [`sample_quality`]).
     pub quality: String,
+    /// `[dedup]` TOML (default: candidate pairs verified by exact Jaccard similarity).
+    pub dedup: String,
 }
 
 /// The quality settings of the test config: the shipped sample classifier with Pareto resampling on
@@ -206,6 +208,7 @@ impl Default for TestConfig {
             extra_sources: String::new(),
             data_root: None,
             quality: sample_quality(),
+            dedup: "\n[dedup]\nverify = true\n".to_string(),
         }
     }
 }
@@ -249,6 +252,7 @@ paths = ["{d}/books/pg972-the-devils-dictionary.txt", "{d}/books/pg1342-pride-an
 weight = 0.08
 {extra}
 {quality}
+{dedup}
 [tokenizer]
 encoding = "r50k_base"
 
@@ -258,6 +262,7 @@ val_fraction = {vf}
 "#,
         extra = opts.extra_sources,
         quality = opts.quality,
+        dedup = opts.dedup,
         tps = opts.tokens_per_shard,
         vf = opts.val_fraction,
     );

@@ -15,7 +15,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::text::{
-    char_len, is_datatrove_punctuation, is_py_alpha, py_lstrip, py_rstrip, py_splitlines,
+    char_len, is_ascii_datatrove_punctuation, is_datatrove_punctuation, is_py_alpha, py_lstrip,
+    py_rstrip, py_splitlines,
 };
 use super::words::split_into_words;
 use super::{check_ratio, reject};
@@ -280,11 +281,10 @@ impl GopherQualityFilter {
         let wanted = self.config.min_stop_words;
         for word in words {
             let (non_symbol, alpha) = if word.is_ascii() {
-                let bytes = word.as_bytes();
-                (
-                    bytes.iter().any(|&b| !is_datatrove_punctuation(b as char)),
-                    bytes.iter().any(u8::is_ascii_alphabetic),
-                )
+                let class = word
+                    .bytes()
+                    .fold(0, |class, b| class | ASCII_CLASS[usize::from(b & 0x7f)]);
+                (class & NON_SYMBOL != 0, class & ALPHA != 0)
             } else {
                 (
                     word.chars().any(|ch| !is_datatrove_punctuation(ch)),
@@ -307,6 +307,28 @@ impl GopherQualityFilter {
         counts
     }
 }
+
+/// [`ASCII_CLASS`] bit: the character is not in datatrove's punctuation set.
+const NON_SYMBOL: u8 = 1;
+/// [`ASCII_CLASS`] bit: the character is a letter.
+const ALPHA: u8 = 2;
+
+/// [`NON_SYMBOL`] and [`ALPHA`] of each ASCII character, so that one pass over an ASCII word classifies it.
+static ASCII_CLASS: [u8; 128] = {
+    let mut table = [0; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8 as char;
+        if !is_ascii_datatrove_punctuation(c) {
+            table[b] |= NON_SYMBOL;
+        }
+        if c.is_ascii_alphabetic() {
+            table[b] |= ALPHA;
+        }
+        b += 1;
+    }
+    table
+};
 
 #[derive(Default)]
 struct WordCounts {

@@ -15,9 +15,11 @@
 //! - the paragraph and line fractions are skipped at 0 (datatrove's falsy check); the n-gram rules are not;
 //! - an empty text is removed with reason `empty`.
 
+use std::cell::RefCell;
+
 use serde::{Deserialize, Serialize};
 
-use super::hashes::{HashedSet, NgramTable, Prehashed, WordHashes};
+use super::hashes::{HashedSet, KeySet, NgramTable, Prehashed, WordHashes};
 use super::text::{char_len, py_strip};
 use super::words::split_into_words;
 use super::{check_ratio, reject};
@@ -215,28 +217,59 @@ impl GopherRepetitionFilter {
 
     /// The n-gram rules over the words of `text` (not empty: [`Self::check_lines`] runs first).
     pub(super) fn check_words(&self, text: &str, words: &[&str]) -> Result<(), Rejection> {
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => {
+                let result = self.check_words_with(text, words, &mut scratch);
+                if words.len() > KEEP_SCRATCH_WORDS {
+                    *scratch = NgramScratch::new();
+                }
+                result
+            }
+            Err(_) => self.check_words_with(text, words, &mut NgramScratch::new()),
+        })
+    }
+
+    fn check_words_with(
+        &self,
+        text: &str,
+        words: &[&str],
+        scratch: &mut NgramScratch,
+    ) -> Result<(), Rejection> {
         let c = &self.config;
         let ascii = text.is_ascii();
         let text_chars = (if ascii { text.len() } else { char_len(text) }).max(1) as f64;
-        let hashes = WordHashes::new(words, |w| if ascii { w.len() } else { char_len(w) });
+        let NgramScratch {
+            hashes,
+            counts,
+            window_counts,
+            seen,
+        } = scratch;
+        hashes.fill(words, |w| if ascii { w.len() } else { char_len(w) });
         let n_words = hashes.len();
 
-        // An n-gram occurs at most as often as the most frequent m-gram for any m < n (its first m words
-        // occur wherever it does), which often shows that the top n-gram cannot reach its threshold.
-        let mut max_counts = [None::<usize>; MAX_N + 1];
-        let mut counts = NgramTable::new(n_words);
-        for &(n, frac) in &c.top_n_grams {
+        // An n-gram occurs at most as often as each m-gram inside it (m < n), so the counts of the m-grams
+        // at each position bound the top n-gram's characters, which mostly shows that it cannot reach its
+        // threshold. `counted` is the m whose counts `window_counts` holds.
+        let mut counted = None;
+        for (i, &(n, frac)) in c.top_n_grams.iter().enumerate() {
             if n == 0 || n > MAX_N || n > n_words {
                 continue;
             }
-            let count_bound = max_counts[..n].iter().flatten().min();
-            if let Some(&bound) = count_bound
-                && (bound * max_window_chars(&hashes, n)) as f64 / text_chars <= frac
+            if let Some(m) = counted.filter(|&m| m < n)
+                && top_ngram_bound(hashes, n, m, window_counts) as f64 / text_chars <= frac
             {
                 continue;
             }
-            let (top_chars, top_count) = top_ngram(&hashes, n, &mut counts);
-            max_counts[n] = Some(top_count);
+            let keep_counts = c.top_n_grams[i + 1..].iter().any(|&(later, _)| later > n);
+            let (top_chars, _) = top_ngram(
+                hashes,
+                n,
+                counts,
+                keep_counts.then_some(&mut *window_counts),
+            );
+            if keep_counts {
+                counted = Some(n);
+            }
             let value = top_chars as f64 / text_chars;
             if value > frac {
                 return Err(reject(NAME, TOP_REASONS[n], value, frac));
@@ -245,18 +278,45 @@ impl GopherRepetitionFilter {
 
         // No such shortcut for the repeated n-grams: they are compared joined without spaces, so a 2-gram
         // can repeat ("ab cd", then "a bcd") where no word does.
-        let mut seen = NgramTable::new(n_words);
         for &(n, frac) in &c.dup_n_grams {
             if n == 0 || n > MAX_N {
                 continue;
             }
-            let repeated = repeated_ngram_chars(&hashes, n, &mut seen);
+            let repeated = repeated_ngram_chars(hashes, n, seen);
             let value = repeated as f64 / text_chars;
             if value > frac {
                 return Err(reject(NAME, DUP_REASONS[n], value, frac));
             }
         }
         Ok(())
+    }
+}
+
+/// Above this many words, a document's n-gram buffers are freed after use rather than kept for the next.
+const KEEP_SCRATCH_WORDS: usize = 1 << 20;
+
+thread_local! {
+    /// Each thread's n-gram buffers, reused from one document to the next.
+    static SCRATCH: RefCell<NgramScratch> = RefCell::new(NgramScratch::new());
+}
+
+/// The buffers of the n-gram rules.
+struct NgramScratch {
+    hashes: WordHashes,
+    counts: NgramTable,
+    /// The count of the n-gram at each position, for the last n counted.
+    window_counts: Vec<u32>,
+    seen: KeySet,
+}
+
+impl NgramScratch {
+    fn new() -> NgramScratch {
+        NgramScratch {
+            hashes: WordHashes::default(),
+            counts: NgramTable::new(0),
+            window_counts: Vec::new(),
+            seen: KeySet::new(),
+        }
     }
 }
 
@@ -315,39 +375,66 @@ fn split_at_newline_runs(s: &str, min_run: usize) -> impl Iterator<Item = &str> 
 }
 
 /// datatrove's `find_top_duplicate(get_n_grams(words, n))`: characters of the most frequent n-gram (words
-/// joined by spaces) times its count, and that count; the first-seen n-gram wins a tie.
-fn top_ngram(hashes: &WordHashes, n: usize, counts: &mut NgramTable) -> (usize, usize) {
-    counts.clear();
+/// joined by spaces) times its count, and that count; the first-seen n-gram wins a tie. With
+/// `window_counts`, also the count of the n-gram at each position, for [`top_ngram_bound`].
+fn top_ngram(
+    hashes: &WordHashes,
+    n: usize,
+    counts: &mut NgramTable,
+    mut window_counts: Option<&mut Vec<u32>>,
+) -> (usize, usize) {
     let seq_pow = WordHashes::seq_pow(n);
     let windows = hashes.len() + 1 - n;
+    // Sized for every window, so the table does not grow and each window's slot stays valid.
+    counts.reset(windows);
+    if let Some(slots) = window_counts.as_deref_mut() {
+        slots.clear();
+        slots.reserve(windows);
+    }
     let (mut best_count, mut best_first) = (0, 0);
     for start in 0..windows {
-        let (count, first) = counts.add(hashes.sequence(start, n, seq_pow), start as u32);
+        let slot = counts.add(hashes.sequence(start, n, seq_pow), start as u32);
+        let (count, first) = counts.entry(slot);
         if count > best_count || (count == best_count && first < best_first) {
             (best_count, best_first) = (count, first);
+        }
+        if let Some(slots) = window_counts.as_deref_mut() {
+            slots.push(slot as u32);
+        }
+    }
+    if let Some(slots) = window_counts {
+        for slot in slots.iter_mut() {
+            *slot = counts.entry(*slot as usize).0;
         }
     }
     let (count, first) = (best_count as usize, best_first as usize);
     ((hashes.chars(first, first + n) + n - 1) * count, count)
 }
 
-/// The most characters in any n-gram joined by spaces (at least `n` words).
-fn max_window_chars(hashes: &WordHashes, n: usize) -> usize {
-    (0..=hashes.len() - n)
-        .map(|start| hashes.chars(start, start + n))
+/// An upper bound of [`top_ngram`]'s characters for `n`, from `window_counts`, the count of the m-gram at
+/// each position (m < n): the n-gram at `start` occurs at most as often as any of the m-grams inside it.
+fn top_ngram_bound(hashes: &WordHashes, n: usize, m: usize, window_counts: &[u32]) -> usize {
+    // Each n-gram holds n - m + 1 m-grams; there are as many runs of that many m-grams as n-grams.
+    window_counts
+        .windows(n - m + 1)
+        .enumerate()
+        .map(|(start, counts)| {
+            let count = counts.iter().min().map_or(0, |&count| count as usize);
+            count * (hashes.chars(start, start + n) + n - 1)
+        })
         .max()
-        .map_or(0, |chars| chars + n - 1)
+        .unwrap_or(0)
 }
 
 /// datatrove's `find_all_duplicate(words, n)`: scanning left to right, the characters of every n-gram (words
 /// joined with no separator) seen before, jumping past each one.
-fn repeated_ngram_chars(hashes: &WordHashes, n: usize, seen: &mut NgramTable) -> usize {
-    seen.clear();
+fn repeated_ngram_chars(hashes: &WordHashes, n: usize, seen: &mut KeySet) -> usize {
     let n_words = hashes.len();
+    seen.reset((n_words + 1).saturating_sub(n));
     let mut repeated = 0;
     let mut start = 0;
     while start + n <= n_words {
-        if seen.add(hashes.concat(start, start + n), 0).0 == 1 {
+        if seen.insert(hashes.concat(start, start + n)) {
             start += 1;
         } else {
             repeated += hashes.chars(start, start + n);
@@ -515,15 +602,33 @@ mod tests {
         let hashes = WordHashes::new(&words, str::len);
         let mut counts = NgramTable::new(8);
         // "a b" and "xxxx yyyy" both appear twice; "a b" came first: 3 chars x 2.
-        assert_eq!(top_ngram(&hashes, 2, &mut counts), (6, 2));
+        assert_eq!(top_ngram(&hashes, 2, &mut counts, None), (6, 2));
         let words = ["xxxx", "yyyy", "a", "b", "xxxx", "yyyy", "a", "b"];
         let hashes = WordHashes::new(&words, str::len);
-        assert_eq!(top_ngram(&hashes, 2, &mut counts), (18, 2));
+        assert_eq!(top_ngram(&hashes, 2, &mut counts, None), (18, 2));
+    }
+
+    #[test]
+    fn window_counts_bound_the_longer_top_ngram() {
+        let words = ["a", "b", "a", "b", "a", "cc"];
+        let hashes = WordHashes::new(&words, str::len);
+        let mut counts = NgramTable::new(8);
+        let mut window_counts = Vec::new();
+        // 2-grams "a b" x2, "b a" x2, "a cc" x1.
+        assert_eq!(
+            top_ngram(&hashes, 2, &mut counts, Some(&mut window_counts)),
+            (6, 2)
+        );
+        assert_eq!(window_counts, [2, 2, 2, 2, 1]);
+        // Each 3-gram but the last holds two 2-grams seen twice: the bound is 2 x 5 chars, which the true
+        // top 3-gram ("a b a", twice) reaches.
+        assert_eq!(top_ngram_bound(&hashes, 3, 2, &window_counts), 10);
+        assert_eq!(top_ngram(&hashes, 3, &mut counts, None), (10, 2));
     }
 
     #[test]
     fn repeated_ngrams_jump_past_each_repeat() {
-        let mut seen = NgramTable::new(16);
+        let mut seen = KeySet::new();
         // "a b c d e" twice: the second occurrence (5 chars joined) is repeated.
         let words = ["a", "b", "c", "d", "e", "a", "b", "c", "d", "e"];
         let hashes = WordHashes::new(&words, str::len);

@@ -1,8 +1,8 @@
 //! Hashing for the repetition counts: a polynomial (Rabin-Karp) hash modulo the Mersenne prime 2^61 - 1 that
-//! hashes a run of words as the concatenation of their bytes in O(1) from per-word prefixes, a table that
-//! counts those hashes, and a hasher for std sets and maps keyed by hashes computed beforehand (xxh3 of a
-//! line or a token). Two different texts collide with probability about 2^-61 per pair (2^-64 for xxh3);
-//! the counts treat a collision as a repeat.
+//! hashes a run of words as the concatenation of their bytes in O(1) from per-word prefixes, tables that
+//! count or collect those hashes, and a hasher for std sets and maps keyed by hashes computed beforehand
+//! (xxh3 of a line or a token). Two different texts collide with probability about 2^-61 per pair (2^-64
+//! for xxh3); the counts treat a collision as a repeat.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasher, Hasher};
@@ -43,9 +43,24 @@ impl Hasher for PrehashedHasher {
     }
 }
 
+/// The number of slots (a power of two, at least 16) of an open-addressing table for up to `keys` keys at
+/// load factor <= 1/2, and the shift that turns a 64-bit product into a slot index.
+fn table_size(keys: usize) -> (usize, u32) {
+    let slots = (2 * keys).next_power_of_two().max(16);
+    (slots, 64 - slots.trailing_zeros())
+}
+
+/// The home slot of `key` in a table of `64 - shift` index bits. Fibonacci hashing: the top bits of the
+/// product mix every bit of the key.
+#[inline]
+fn home_slot(key: u64, shift: u32) -> usize {
+    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> shift) as usize
+}
+
 /// An open-addressing table of n-gram hashes with a `u32` count and a `u32` tag each: linear probing at
-/// load factor <= 1/2, no deletion, cleared in one pass. Faster than a general hash map here, where every
-/// word adds one key per n and the number of keys is known beforehand (it grows if that was too few).
+/// load factor <= 1/2, no deletion. Faster than a general hash map here, where every word adds one key per
+/// n and the number of keys is known beforehand (it grows if that was too few). Kept between documents, so
+/// that its memory is allocated once per thread.
 pub(super) struct NgramTable {
     /// `(key, count, tag)`; count 0 marks an empty slot.
     slots: Vec<(u64, u32, u32)>,
@@ -56,22 +71,28 @@ pub(super) struct NgramTable {
 impl NgramTable {
     /// A table for up to `capacity` keys before it grows.
     pub(super) fn new(capacity: usize) -> NgramTable {
-        let slots = (2 * capacity).next_power_of_two().max(16);
-        NgramTable {
-            slots: vec![(0, 0, 0); slots],
-            shift: 64 - slots.trailing_zeros(),
+        let mut table = NgramTable {
+            slots: Vec::new(),
+            shift: 0,
             len: 0,
-        }
+        };
+        table.reset(capacity);
+        table
     }
 
-    /// Empties the table.
-    pub(super) fn clear(&mut self) {
-        self.slots.fill((0, 0, 0));
+    /// Empties the table and sizes it for `capacity` keys, so that adding that many moves no slot.
+    pub(super) fn reset(&mut self, capacity: usize) {
+        let (slots, shift) = table_size(capacity);
+        self.slots.clear();
+        self.slots.resize(slots, (0, 0, 0));
+        self.shift = shift;
         self.len = 0;
     }
 
-    /// Counts one more occurrence of `key`, first seen with `tag`; returns the count and the first tag.
-    pub(super) fn add(&mut self, key: u64, tag: u32) -> (u32, u32) {
+    /// Counts one more occurrence of `key`, first seen with `tag`; returns its slot, whose count and first
+    /// tag [`Self::entry`] reads (now or after more adds, as long as the table has not grown).
+    #[inline]
+    pub(super) fn add(&mut self, key: u64, tag: u32) -> usize {
         if 2 * (self.len + 1) > self.slots.len() {
             self.grow();
         }
@@ -83,14 +104,20 @@ impl NgramTable {
         } else {
             slot.1 += 1;
         }
-        (slot.1, slot.2)
+        i
+    }
+
+    /// The count and the first tag of the key in `slot` (from [`Self::add`]).
+    #[inline]
+    pub(super) fn entry(&self, slot: usize) -> (u32, u32) {
+        self.slots.get(slot).map_or((0, 0), |s| (s.1, s.2))
     }
 
     /// The slot holding `key`, or the empty slot where it belongs.
+    #[inline]
     fn find(&self, key: u64) -> usize {
         let mask = self.slots.len() - 1;
-        // Fibonacci hashing: the top bits of the product mix every bit of the key.
-        let mut i = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize;
+        let mut i = home_slot(key, self.shift);
         while self.slots[i].1 != 0 && self.slots[i].0 != key {
             i = (i + 1) & mask;
         }
@@ -108,20 +135,76 @@ impl NgramTable {
     }
 }
 
+/// A set of n-gram hashes below 2^63 (the polynomial hashes are below 2^61): linear probing at load factor
+/// <= 1/2 over bare `u64` slots, half the memory of [`NgramTable`], for the scans that only ask whether an
+/// n-gram was seen. A key is stored with its top bit set, so that 0 marks an empty slot.
+pub(super) struct KeySet {
+    slots: Vec<u64>,
+    shift: u32,
+    len: usize,
+}
+
+impl KeySet {
+    /// An empty set (it allocates on the first [`Self::reset`] or insert).
+    pub(super) fn new() -> KeySet {
+        KeySet {
+            slots: Vec::new(),
+            shift: 64,
+            len: 0,
+        }
+    }
+
+    /// Empties the set and sizes it for `capacity` keys.
+    pub(super) fn reset(&mut self, capacity: usize) {
+        let (slots, shift) = table_size(capacity);
+        self.slots.clear();
+        self.slots.resize(slots, 0);
+        self.shift = shift;
+        self.len = 0;
+    }
+
+    /// Adds `key` (below 2^63); whether it was new.
+    #[inline]
+    pub(super) fn insert(&mut self, key: u64) -> bool {
+        if 2 * (self.len + 1) > self.slots.len() {
+            self.grow();
+        }
+        let stored = key | (1 << 63);
+        let mask = self.slots.len() - 1;
+        let mut i = home_slot(stored, self.shift);
+        loop {
+            let slot = self.slots[i];
+            if slot == 0 {
+                self.slots[i] = stored;
+                self.len += 1;
+                return true;
+            }
+            if slot == stored {
+                return false;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn grow(&mut self) {
+        let old = std::mem::take(&mut self.slots);
+        self.reset(old.len().max(8));
+        for key in old.into_iter().filter(|&key| key != 0) {
+            self.insert(key);
+        }
+    }
+}
+
 /// The modulus, 2^61 - 1.
 const P: u64 = (1 << 61) - 1;
 
 /// The base of the byte hash (any number in (256, P) works; this one is random).
 const BASE: u64 = 0x1a2b_3c4d_5e6f_7183 % P;
 
-/// `BASE^-1 mod P`, by Fermat: `BASE^(P-2)`.
-const BASE_INV: u64 = pow_mod(BASE, P - 2);
-
-/// `BASE^len` and `BASE^-len` for words up to this many bytes come from tables.
-const POW_TABLE_LEN: usize = 64;
+/// `BASE^len` for words and runs of words up to this many bytes comes from a table.
+const POW_TABLE_LEN: usize = 256;
 
 static POW: [u64; POW_TABLE_LEN] = pow_table(BASE);
-static POW_INV: [u64; POW_TABLE_LEN] = pow_table(BASE_INV);
 
 /// `a * b mod P`.
 #[inline]
@@ -172,13 +255,6 @@ fn base_pow(len: usize) -> u64 {
         .unwrap_or_else(|| pow_mod(BASE, len as u64))
 }
 
-fn base_inv_pow(len: usize) -> u64 {
-    POW_INV
-        .get(len)
-        .copied()
-        .unwrap_or_else(|| pow_mod(BASE_INV, len as u64))
-}
-
 /// `x mod P` for any `x`.
 fn reduce(x: u128) -> u64 {
     let folded = (x & P as u128) + (x >> 61);
@@ -187,34 +263,40 @@ fn reduce(x: u128) -> u64 {
 }
 
 /// The polynomial hash of `bytes`: `sum((b_i + 1) * BASE^(n-1-i)) mod P` (shifted by one so that zero bytes
-/// count). Each block of up to 63 bytes is summed with independent multiplies by table powers, which is
+/// count). Each block of up to 255 bytes is summed with independent multiplies by table powers, which is
 /// several times faster than Horner's rule, whose multiplies wait on each other.
+#[inline]
 fn hash_bytes(bytes: &[u8]) -> u64 {
+    if bytes.len() < POW_TABLE_LEN {
+        return reduce(block_sum(bytes));
+    }
     let mut h = 0;
     for block in bytes.chunks(POW_TABLE_LEN - 1) {
-        let n = block.len();
-        let sum = block
-            .iter()
-            .zip(POW[..n].iter().rev())
-            .map(|(&b, &pow)| (b as u128 + 1) * pow as u128)
-            .sum::<u128>();
-        h = add_mod(mul_mod(h, POW[n]), reduce(sum));
+        h = add_mod(mul_mod(h, POW[block.len()]), reduce(block_sum(block)));
     }
     h
 }
 
+/// `sum((b_i + 1) * BASE^(n-1-i))` over a block of `n < POW_TABLE_LEN` bytes, not reduced (below 2^78).
+#[inline]
+fn block_sum(block: &[u8]) -> u128 {
+    let mut sum = 0u128;
+    for (&b, &pow) in block.iter().rev().zip(&POW) {
+        sum += u128::from(u64::from(b) + 1) * u128::from(pow);
+    }
+    sum
+}
+
 /// Per-word prefixes of the polynomial hash over a list of words, so that the hash of words `i..j` joined
 /// with no separator (`"".join(words[i:j])`) and the hash of the word sequence `i..j` (equal exactly when
-/// `" ".join(words[i:j])` is, as words hold no spaces) each cost O(1).
+/// `" ".join(words[i:j])` is, as words hold no spaces) each cost O(1). Refilled for each document
+/// ([`Self::fill`]), so that its memory is allocated once per thread.
+#[derive(Default)]
 pub(super) struct WordHashes {
-    /// Hash of each word.
-    word: Vec<u64>,
     /// `concat[i]`: hash of words `0..i` concatenated.
     concat: Vec<u64>,
-    /// `BASE^bytes(0..i)`.
-    pow: Vec<u64>,
-    /// `BASE^-bytes(0..i)`.
-    inv_pow: Vec<u64>,
+    /// Bytes in words `0..i`.
+    bytes: Vec<usize>,
     /// `seq[i]`: hash of the sequence of word hashes `0..i`, base [`SEQ_BASE`].
     seq: Vec<u64>,
     /// Characters in words `0..i`.
@@ -226,53 +308,55 @@ const SEQ_BASE: u64 = 0x0f1e_2d3c_4b5a_6978 % P;
 
 impl WordHashes {
     /// Hashes `words` (with `char_len` giving each word's length in characters).
+    #[cfg(test)]
     pub(super) fn new(words: &[&str], char_len: impl Fn(&str) -> usize) -> WordHashes {
-        let n = words.len();
-        let mut hashes = WordHashes {
-            word: Vec::with_capacity(n),
-            concat: Vec::with_capacity(n + 1),
-            pow: Vec::with_capacity(n + 1),
-            inv_pow: Vec::with_capacity(n + 1),
-            seq: Vec::with_capacity(n + 1),
-            chars: Vec::with_capacity(n + 1),
-        };
-        let (mut concat, mut pow, mut inv_pow, mut seq, mut chars) = (0, 1, 1, 0, 0);
+        let mut hashes = WordHashes::default();
+        hashes.fill(words, char_len);
+        hashes
+    }
+
+    /// Hashes `words` in place of the words hashed before.
+    pub(super) fn fill(&mut self, words: &[&str], char_len: impl Fn(&str) -> usize) {
+        for prefix in [&mut self.concat, &mut self.seq] {
+            prefix.clear();
+            prefix.reserve(words.len() + 1);
+        }
+        for prefix in [&mut self.bytes, &mut self.chars] {
+            prefix.clear();
+            prefix.reserve(words.len() + 1);
+        }
+        let (mut concat, mut seq, mut bytes, mut chars) = (0, 0, 0, 0);
         for word in words {
-            hashes.concat.push(concat);
-            hashes.pow.push(pow);
-            hashes.inv_pow.push(inv_pow);
-            hashes.seq.push(seq);
-            hashes.chars.push(chars);
+            self.concat.push(concat);
+            self.seq.push(seq);
+            self.bytes.push(bytes);
+            self.chars.push(chars);
             let h = hash_bytes(word.as_bytes());
-            hashes.word.push(h);
-            let len = word.len();
-            let word_pow = base_pow(len);
-            concat = add_mod(mul_mod(concat, word_pow), h);
-            pow = mul_mod(pow, word_pow);
-            inv_pow = mul_mod(inv_pow, base_inv_pow(len));
+            concat = add_mod(mul_mod(concat, base_pow(word.len())), h);
             seq = add_mod(mul_mod(seq, SEQ_BASE), h);
+            bytes += word.len();
             chars += char_len(word);
         }
-        hashes.concat.push(concat);
-        hashes.pow.push(pow);
-        hashes.inv_pow.push(inv_pow);
-        hashes.seq.push(seq);
-        hashes.chars.push(chars);
-        hashes
+        self.concat.push(concat);
+        self.seq.push(seq);
+        self.bytes.push(bytes);
+        self.chars.push(chars);
     }
 
     /// The number of words.
     pub(super) fn len(&self) -> usize {
-        self.word.len()
+        self.chars.len().saturating_sub(1)
     }
 
     /// The hash of words `start..end` concatenated: `concat[end] - concat[start] * BASE^bytes(start..end)`.
+    #[inline]
     pub(super) fn concat(&self, start: usize, end: usize) -> u64 {
-        let span_pow = mul_mod(self.pow[end], self.inv_pow[start]);
+        let span_pow = base_pow(self.bytes[end] - self.bytes[start]);
         sub_mod(self.concat[end], mul_mod(self.concat[start], span_pow))
     }
 
     /// The hash of the word sequence `start..start + n`, given `seq_pow = SEQ_BASE^n` from [`Self::seq_pow`].
+    #[inline]
     pub(super) fn sequence(&self, start: usize, n: usize, seq_pow: u64) -> u64 {
         sub_mod(self.seq[start + n], mul_mod(self.seq[start], seq_pow))
     }
@@ -283,6 +367,7 @@ impl WordHashes {
     }
 
     /// The characters in words `start..end`.
+    #[inline]
     pub(super) fn chars(&self, start: usize, end: usize) -> usize {
         self.chars[end] - self.chars[start]
     }
@@ -296,24 +381,45 @@ mod tests {
     #[test]
     fn ngram_table_counts_and_keeps_the_first_tag() {
         let mut table = NgramTable::new(4);
-        assert_eq!(table.add(7, 0), (1, 0));
-        assert_eq!(table.add(0, 1), (1, 1));
-        assert_eq!(table.add(7, 2), (2, 0));
-        assert_eq!(table.add(u64::MAX, 3), (1, 3));
-        assert_eq!(table.add(0, 4), (2, 1));
-        table.clear();
-        assert_eq!(table.add(7, 5), (1, 5));
+        let add = |table: &mut NgramTable, key, tag| {
+            let slot = table.add(key, tag);
+            table.entry(slot)
+        };
+        assert_eq!(add(&mut table, 7, 0), (1, 0));
+        assert_eq!(add(&mut table, 0, 1), (1, 1));
+        assert_eq!(add(&mut table, 7, 2), (2, 0));
+        assert_eq!(add(&mut table, u64::MAX, 3), (1, 3));
+        assert_eq!(add(&mut table, 0, 4), (2, 1));
+        // A slot keeps counting while the table does not grow.
+        let slot = table.add(7, 9);
+        table.add(7, 9);
+        assert_eq!(table.entry(slot), (4, 0));
+        table.reset(4);
+        assert_eq!(add(&mut table, 7, 5), (1, 5));
         // Past its capacity it grows and keeps every count.
         let mut small = NgramTable::new(1);
         for key in 0..100 {
             assert_eq!(
-                small.add(key * 0x1234_5678_9abc, key as u32),
+                add(&mut small, key * 0x1234_5678_9abc, key as u32),
                 (1, key as u32)
             );
         }
         for key in 0..100 {
-            assert_eq!(small.add(key * 0x1234_5678_9abc, 0), (2, key as u32));
+            assert_eq!(add(&mut small, key * 0x1234_5678_9abc, 0), (2, key as u32));
         }
+    }
+
+    #[test]
+    fn key_set_finds_every_key_again() {
+        let mut set = KeySet::new();
+        for key in 0..1000u64 {
+            assert!(set.insert(key * 0x1234_5678_9abc % P));
+        }
+        for key in 0..1000u64 {
+            assert!(!set.insert(key * 0x1234_5678_9abc % P));
+        }
+        set.reset(2);
+        assert!(set.insert(0) && !set.insert(0) && set.insert(P - 1));
     }
 
     #[test]
@@ -323,7 +429,7 @@ mod tests {
                 .iter()
                 .fold(0, |h, &b| add_mod(mul_mod(h, BASE), b as u64 + 1))
         };
-        for len in [0, 1, 7, 62, 63, 64, 127, 200] {
+        for len in [0, 1, 7, 62, 63, 64, 127, 200, 255, 256, 600] {
             let bytes: Vec<u8> = (0..len).map(|i| (i * 37 % 256) as u8).collect();
             assert_eq!(hash_bytes(&bytes), horner(&bytes), "{len}");
         }
@@ -331,10 +437,10 @@ mod tests {
     }
 
     #[test]
-    fn inverse_base_is_inverse() {
-        assert_eq!(mul_mod(BASE, BASE_INV), 1);
-        assert_eq!(mul_mod(POW[63], POW_INV[63]), 1);
+    fn power_table_matches_pow_mod() {
         assert_eq!(base_pow(100), pow_mod(BASE, 100));
+        assert_eq!(base_pow(POW_TABLE_LEN - 1), pow_mod(BASE, 255));
+        assert_eq!(base_pow(1000), pow_mod(BASE, 1000));
     }
 
     #[test]

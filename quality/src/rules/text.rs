@@ -101,10 +101,16 @@ impl<'t> Iterator for PyLines<'t> {
 /// punctuation of many scripts): Gopher counts a word made only of these as a symbol.
 pub(super) fn is_datatrove_punctuation(c: char) -> bool {
     if c.is_ascii() {
-        c.is_ascii_punctuation() || (c.is_ascii_control() && c != '\t' && c != '\n')
+        is_ascii_datatrove_punctuation(c)
     } else {
         DATATROVE_PUNCTUATION.binary_search(&c).is_ok()
     }
+}
+
+/// [`is_datatrove_punctuation`] for an ASCII `c`: ASCII punctuation and the control characters but `\t` and
+/// `\n`.
+pub(super) const fn is_ascii_datatrove_punctuation(c: char) -> bool {
+    c.is_ascii_punctuation() || (c.is_ascii_control() && c != '\t' && c != '\n')
 }
 
 /// Whether `c` is in datatrove's `TERMINAL_PUNCTUATION`, FineWeb's default line ends.

@@ -1,140 +1,513 @@
-//! Word n-gram hashing and the index of benchmark n-grams.
+//! The n-grams of the registered benchmarks, and finding them in training documents.
 //!
-//! GPT-3 (Brown et al. 2020, App. C) calls a training document contaminated where it shares a 13-gram of
-//! normalised words ([`crate::gpt3_words`]) with any benchmark example, and removes the n-gram plus 200
-//! characters on each side. [`NgramIndex`] holds the hashed n-grams of the benchmark examples and reports
-//! each shared n-gram of a training document with its exact byte range in the original text, so the
-//! excision step can cut there.
+//! GPT-3 (Brown et al. 2020, App. C) calls a training document contaminated where it shares an N-gram of
+//! normalised words with a benchmark example, N chosen per benchmark ([`choose_n`]). [`BenchmarkSet`]
+//! holds the n-grams of every benchmark, each with the examples it occurs in, and [`BenchmarkSet::find`]
+//! reports every occurrence in a training document with its exact byte range in the original text.
+//!
+//! Matching is exact and takes one pass over the document's words for all N at once:
+//!
+//! - every distinct benchmark word gets a dense id (the vocabulary), found from the xxh3-64 of its
+//!   normalised bytes; a document word outside the vocabulary cannot be part of a match, so it only
+//!   resets the run of matchable words. Words are looked up by hash alone (no string comparison per
+//!   word); the words of a matched n-gram are then compared with the benchmark's, so a 64-bit
+//!   collision between a document word and a benchmark word cannot produce a false match either;
+//! - the key of an n-gram is a polynomial over 64-bit values of its word ids, mod 2^64, computed for any
+//!   window in O(1) from prefix values (`P[k] = P[k-1]·B + v(word k)`, key = `P[end] - P[start]·B^N`);
+//! - a key found in the table is confirmed by comparing the window's word ids with the n-gram's, so a
+//!   64-bit collision can cost a comparison but never produce a false match; n-grams whose keys collide
+//!   at registration are chained.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::normalize::gpt3_words;
+use crate::normalize::{Mode, Tokens, normalize_token, word_count};
 
-/// N-gram length GPT-3 used for decontamination (Brown et al. 2020, App. C).
+/// N-gram length GPT-3 used for decontamination (Brown et al. 2020, App. C), and the upper clamp of
+/// [`choose_n`].
 pub const GPT3_NGRAM_WORDS: usize = 13;
 
-/// Why an [`NgramIndex`] could not be built.
+/// The lower clamp of [`choose_n`] (Brown et al. 2020, App. C).
+pub const MIN_CHOSEN_NGRAM_WORDS: usize = 8;
+
+/// The longest n-gram a [`BenchmarkSet`] accepts.
+pub const MAX_NGRAM_WORDS: usize = 64;
+
+/// Why a benchmark could not be registered in a [`BenchmarkSet`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NgramError {
-    /// `n` is 0: an n-gram has at least one word.
-    #[error("an n-gram has at least one word, got n = 0")]
-    ZeroLength,
+    /// `n` is outside `1..=MAX_NGRAM_WORDS`.
+    #[error("n-grams have 1 to {MAX_NGRAM_WORDS} words, got n = {n}")]
+    Length {
+        /// The length asked for.
+        n: usize,
+    },
+    /// Two distinct benchmark words have the same 64-bit hash (about 2^-64 per pair of words: with a
+    /// million distinct words, odds of 1 in 3·10^7 over the whole set, never seen in practice).
+    #[error("benchmark words `{first}` and `{second}` have the same 64-bit hash")]
+    WordHashCollision {
+        /// The word registered first.
+        first: String,
+        /// The word that collided with it.
+        second: String,
+    },
+    /// The set outgrew its 32-bit ids (benchmarks, examples, words or n-grams).
+    #[error("too many {what} for 32-bit ids")]
+    TooMany {
+        /// What overflowed.
+        what: &'static str,
+    },
 }
 
-/// Hashes every run of `n` consecutive `words` with xxh3-64, words joined by a single space. Yields
-/// nothing when there are fewer than `n` words, and nothing for `n = 0` (there are no empty n-grams to
-/// match).
-pub fn ngram_hashes<S: AsRef<str>>(words: &[S], n: usize) -> impl Iterator<Item = u64> + '_ {
-    // `windows(0)` panics; an empty slice's windows of 1 are the same empty iterator type.
-    let ngrams = if n == 0 {
-        words[..0].windows(1)
-    } else {
-        words.windows(n)
-    };
-    let mut joined = String::new();
-    ngrams.map(move |ngram| {
-        joined.clear();
-        for (i, word) in ngram.iter().enumerate() {
-            if i > 0 {
-                joined.push(' ');
-            }
-            joined.push_str(word.as_ref());
-        }
-        xxh3_64(joined.as_bytes())
-    })
+/// The N for a benchmark by GPT-3's rule (App. C): the 5th percentile of its examples' lengths in words
+/// (words as `mode` splits them), clamped to `[MIN_CHOSEN_NGRAM_WORDS, GPT3_NGRAM_WORDS]` = `[8, 13]`;
+/// 13 for no examples. The percentile is the nearest-rank one: the `ceil(0.05·len)`-th shortest length.
+pub fn choose_n(examples: &[String], mode: Mode) -> usize {
+    if examples.is_empty() {
+        return GPT3_NGRAM_WORDS;
+    }
+    let mut lengths: Vec<usize> = examples.iter().map(|text| word_count(text, mode)).collect();
+    let rank = lengths.len().div_ceil(20).max(1);
+    let (_, &mut fifth, _) = lengths.select_nth_unstable(rank - 1);
+    fifth.clamp(MIN_CHOSEN_NGRAM_WORDS, GPT3_NGRAM_WORDS)
 }
 
-/// One benchmark n-gram found in a training document.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NgramMatch {
-    /// Indices of the n-gram's words among the document's [`crate::gpt3_words`].
-    pub words: Range<usize>,
-    /// Byte range in the original document from the start of the first word's token to the end of the
-    /// last word's token; `&text[bytes]` is the matched passage.
-    pub bytes: Range<usize>,
-    /// The n-gram's hash, as [`ngram_hashes`] computes it.
-    pub hash: u64,
+/// One occurrence of a benchmark n-gram in a training document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Hit {
+    /// Byte offset in the document of the first byte of the n-gram's first word (its whole token).
+    pub start: usize,
+    /// Byte offset just past the n-gram's last word (its whole token, trailing punctuation included).
+    pub end: usize,
+    /// The n-gram's id in the [`BenchmarkSet`].
+    pub ngram: u32,
 }
 
-/// The set of hashed word n-grams of a benchmark's examples, normalised with [`crate::gpt3_words`].
+impl Hit {
+    /// The hit's byte range in the document.
+    pub fn range(&self) -> Range<usize> {
+        self.start..self.end
+    }
+}
+
+/// One registered benchmark.
 #[derive(Debug, Clone)]
-pub struct NgramIndex {
+struct Benchmark {
+    name: String,
     n: usize,
-    hashes: HashSet<u64, BuildHasherDefault<PrehashedU64>>,
+    examples: usize,
 }
 
-impl NgramIndex {
-    /// Creates an empty index of `n`-word n-grams ([`GPT3_NGRAM_WORDS`] in the paper); fails with
-    /// [`NgramError::ZeroLength`] for `n = 0`.
-    pub fn new(n: usize) -> Result<Self, NgramError> {
-        if n == 0 {
-            return Err(NgramError::ZeroLength);
+/// Marks "no id" in the chains and for out-of-vocabulary words.
+const NONE: u32 = u32::MAX;
+
+/// The polynomial base of n-gram keys; odd, so multiplying by its powers is a bijection mod 2^64.
+const BASE: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// The pseudo-random 64-bit value of word id `id` in n-gram keys (SplitMix64's finaliser), so keys of
+/// different id sequences differ like random values.
+fn word_value(id: u32) -> u64 {
+    let mut z = u64::from(id).wrapping_add(BASE);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The n-grams of every registered benchmark, for matching training documents.
+///
+/// N-gram ids are dense (`0..ngrams()`) and deterministic: in order of first appearance over benchmarks
+/// in registration order, then examples in file order, then positions. An n-gram shared by several
+/// benchmarks of the same N has one id and lists all their examples.
+#[derive(Debug, Clone)]
+pub struct BenchmarkSet {
+    mode: Mode,
+    benchmarks: Vec<Benchmark>,
+    /// Distinct N over the benchmarks, ascending.
+    lengths: Vec<usize>,
+    /// `powers[k] = BASE^k`.
+    powers: [u64; MAX_NGRAM_WORDS + 1],
+    /// xxh3-64 of a word's normalised bytes to its id.
+    vocabulary: HashMap<u64, u32, BuildHasherDefault<PrehashedU64>>,
+    /// Words by id.
+    words: Vec<Box<str>>,
+    /// Word ids of every example of every benchmark, concatenated; n-grams are windows of it.
+    example_words: Vec<u32>,
+    /// Per n-gram: offset of its first word in `example_words`.
+    ngram_start: Vec<u32>,
+    /// Per n-gram: its length in words.
+    ngram_len: Vec<u8>,
+    /// Per n-gram: the next n-gram with the same key, or [`NONE`].
+    same_key: Vec<u32>,
+    /// Key of an n-gram to the first n-gram with that key.
+    keys: HashMap<u64, u32, BuildHasherDefault<PrehashedU64>>,
+    /// Per n-gram (plus one): where its examples start in `postings`.
+    posting_start: Vec<u32>,
+    /// (benchmark, example) pairs, grouped by n-gram, sorted within each group.
+    postings: Vec<(u32, u32)>,
+}
+
+impl BenchmarkSet {
+    /// An empty set whose words are normalised with `mode`.
+    pub fn new(mode: Mode) -> Self {
+        let mut powers = [1u64; MAX_NGRAM_WORDS + 1];
+        for k in 1..powers.len() {
+            powers[k] = powers[k - 1].wrapping_mul(BASE);
         }
-        Ok(Self {
-            n,
-            hashes: HashSet::default(),
-        })
-    }
-
-    /// The n-gram length in words.
-    pub fn n(&self) -> usize {
-        self.n
-    }
-
-    /// Adds the n-grams of one benchmark example and returns how many it had, repeats included. An
-    /// example of fewer than `n` words has none and can never match; GPT-3 handled such benchmarks by
-    /// choosing a smaller `n` for them (App. C), which is the caller's choice here.
-    pub fn insert_example(&mut self, text: &str) -> usize {
-        let words: Vec<String> = gpt3_words(text).map(|word| word.text).collect();
-        let mut count = 0;
-        for hash in ngram_hashes(&words, self.n) {
-            self.hashes.insert(hash);
-            count += 1;
+        Self {
+            mode,
+            benchmarks: Vec::new(),
+            lengths: Vec::new(),
+            powers,
+            vocabulary: HashMap::default(),
+            words: Vec::new(),
+            example_words: Vec::new(),
+            ngram_start: Vec::new(),
+            ngram_len: Vec::new(),
+            same_key: Vec::new(),
+            keys: HashMap::default(),
+            posting_start: vec![0],
+            postings: Vec::new(),
         }
-        count
     }
 
-    /// Whether an n-gram hash (from [`ngram_hashes`]) is in the index.
-    pub fn contains(&self, hash: u64) -> bool {
-        self.hashes.contains(&hash)
+    /// The normalisation the set was built with.
+    pub fn mode(&self) -> Mode {
+        self.mode
     }
 
-    /// Number of distinct n-grams in the index.
-    pub fn len(&self) -> usize {
-        self.hashes.len()
-    }
-
-    /// Whether the index has no n-grams.
-    pub fn is_empty(&self) -> bool {
-        self.hashes.is_empty()
-    }
-
-    /// Finds every n-gram of the training document `text` that is in the index, in document order.
-    /// Overlapping matches are all reported (a shared 14-gram gives two 13-gram matches).
-    pub fn find_matches(&self, text: &str) -> Vec<NgramMatch> {
-        let words: Vec<_> = gpt3_words(text).collect();
-        let texts: Vec<&str> = words.iter().map(|word| word.text.as_str()).collect();
-        ngram_hashes(&texts, self.n)
-            .enumerate()
-            .filter(|&(_, hash)| self.contains(hash))
-            .map(|(start, hash)| {
-                let end = start + self.n;
-                NgramMatch {
-                    words: start..end,
-                    bytes: words[start].bytes.start..words[end - 1].bytes.end,
-                    hash,
+    /// Registers a benchmark's examples (in file order) with its n-gram length `n` (`1..=64`) and returns
+    /// the benchmark's index. Examples shorter than `n` words have no n-grams and never match; that is
+    /// why GPT-3 lowers N for benchmarks of short examples ([`choose_n`]).
+    pub fn add(&mut self, name: &str, examples: &[String], n: usize) -> Result<usize, NgramError> {
+        if n == 0 || n > MAX_NGRAM_WORDS {
+            return Err(NgramError::Length { n });
+        }
+        let benchmark = self.benchmarks.len();
+        let bench_id =
+            u32::try_from(benchmark).map_err(|_| NgramError::TooMany { what: "benchmarks" })?;
+        // (n-gram, example) pairs of this benchmark, in example order, one per n-gram and example.
+        let mut new_postings: Vec<(u32, u32)> = Vec::new();
+        let mut last_example: Vec<u32> = Vec::new();
+        let mut word = String::new();
+        for (example, text) in examples.iter().enumerate() {
+            let example =
+                u32::try_from(example).map_err(|_| NgramError::TooMany { what: "examples" })?;
+            let base = self.example_words.len();
+            for token in Tokens::new(text) {
+                word.clear();
+                normalize_token(self.mode, &text[token], &mut word);
+                if !word.is_empty() {
+                    let id = self.intern(&word)?;
+                    self.example_words.push(id);
                 }
-            })
-            .collect()
+            }
+            let count = self.example_words.len() - base;
+            if count < n {
+                continue;
+            }
+            let mut prefix = Vec::with_capacity(count + 1);
+            prefix.push(0u64);
+            for &id in &self.example_words[base..] {
+                let last = prefix.last().copied().unwrap_or(0);
+                prefix.push(last.wrapping_mul(BASE).wrapping_add(word_value(id)));
+            }
+            for start in 0..=count - n {
+                let key =
+                    prefix[start + n].wrapping_sub(prefix[start].wrapping_mul(self.powers[n]));
+                let window = base + start;
+                let ngram = match self.lookup(key, n, |k| self.example_words[window + k]) {
+                    Some(ngram) => ngram,
+                    None => self.insert_ngram(key, window, n)?,
+                };
+                let index = ngram as usize;
+                if last_example.len() <= index {
+                    last_example.resize(index + 1, NONE);
+                }
+                if last_example[index] != example {
+                    last_example[index] = example;
+                    new_postings.push((ngram, example));
+                }
+            }
+        }
+        self.merge_postings(bench_id, &new_postings)?;
+        self.benchmarks.push(Benchmark {
+            name: name.to_string(),
+            n,
+            examples: examples.len(),
+        });
+        if let Err(at) = self.lengths.binary_search(&n) {
+            self.lengths.insert(at, n);
+        }
+        Ok(benchmark)
+    }
+
+    /// Number of registered benchmarks.
+    pub fn benchmarks(&self) -> usize {
+        self.benchmarks.len()
+    }
+
+    /// Name of benchmark `b` as registered; empty for an unknown index.
+    pub fn name(&self, b: usize) -> &str {
+        self.benchmarks
+            .get(b)
+            .map_or("", |benchmark| &benchmark.name)
+    }
+
+    /// N of benchmark `b`; 0 for an unknown index.
+    pub fn n(&self, b: usize) -> usize {
+        self.benchmarks.get(b).map_or(0, |benchmark| benchmark.n)
+    }
+
+    /// Number of examples of benchmark `b`, short ones included; 0 for an unknown index.
+    pub fn examples(&self, b: usize) -> usize {
+        self.benchmarks
+            .get(b)
+            .map_or(0, |benchmark| benchmark.examples)
+    }
+
+    /// Number of distinct n-grams over all benchmarks; ids are `0..ngrams()`.
+    pub fn ngrams(&self) -> usize {
+        self.ngram_len.len()
+    }
+
+    /// The examples containing n-gram `id` as (benchmark index, example index) pairs, sorted and
+    /// deduplicated; empty for an unknown id.
+    pub fn examples_of(&self, id: u32) -> &[(u32, u32)] {
+        let id = id as usize;
+        match (self.posting_start.get(id), self.posting_start.get(id + 1)) {
+            (Some(&start), Some(&end)) => self
+                .postings
+                .get(start as usize..end as usize)
+                .unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+
+    /// The n-gram's normalised words joined by single spaces, for logs and reports; empty for an
+    /// unknown id.
+    pub fn ngram_text(&self, id: u32) -> String {
+        let words = self.ngram_words(id);
+        let mut text = String::new();
+        for &word in words {
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(self.words.get(word as usize).map_or("", |w| w));
+        }
+        text
+    }
+
+    /// Every occurrence of a registered n-gram in the training document `text`, sorted by start (then
+    /// end, then id). Overlapping occurrences are all reported (a shared 14-gram gives two 13-grams).
+    ///
+    /// The range runs from the first byte of the n-gram's first word to the end of its last word in the
+    /// original text, whole whitespace tokens, punctuation included. In [`Mode::Gpt3`] a token with no
+    /// letter or number is no word and an n-gram spans over it; in [`Mode::Janitor`] such a token breaks
+    /// n-grams, so ranges are exactly the `word_ngrams_indices` spans the Janitor's `clean_python` matches.
+    pub fn find(&self, text: &str) -> Vec<Hit> {
+        let mut hits = Vec::new();
+        self.find_into(text, &mut hits);
+        hits
+    }
+
+    /// [`BenchmarkSet::find`] into a caller's buffer (cleared first), to reuse its allocation across
+    /// documents.
+    pub fn find_into(&self, text: &str, hits: &mut Vec<Hit>) {
+        hits.clear();
+        let Some(&longest) = self.lengths.last() else {
+            return;
+        };
+        /// Ring of the last words; holds more than `MAX_NGRAM_WORDS + 1` prefix values.
+        const RING: usize = 128;
+        #[derive(Clone, Copy)]
+        struct Slot {
+            start: usize,
+            end: usize,
+            id: u32,
+            prefix: u64,
+        }
+        let mut ring = [Slot {
+            start: 0,
+            end: 0,
+            id: NONE,
+            prefix: 0,
+        }; RING];
+        // Words seen (slot `k % RING` holds word k, 1-based; slot 0 starts as the empty prefix).
+        let mut k = 0usize;
+        // Consecutive in-vocabulary words ending at word k.
+        let mut run = 0usize;
+        let mut word = String::new();
+        let mut check = String::new();
+        for token in Tokens::new(text) {
+            word.clear();
+            normalize_token(self.mode, &text[token.clone()], &mut word);
+            let id = if word.is_empty() {
+                if self.mode == Mode::Gpt3 {
+                    continue;
+                }
+                NONE
+            } else {
+                let hash = xxh3_64(word.as_bytes());
+                self.vocabulary.get(&hash).copied().unwrap_or(NONE)
+            };
+            let previous = ring[k % RING].prefix;
+            k += 1;
+            let value = if id == NONE { 0 } else { word_value(id) };
+            ring[k % RING] = Slot {
+                start: token.start,
+                end: token.end,
+                id,
+                prefix: previous.wrapping_mul(BASE).wrapping_add(value),
+            };
+            if id == NONE {
+                run = 0;
+                continue;
+            }
+            run = (run + 1).min(longest);
+            for &n in &self.lengths {
+                if n > run {
+                    break;
+                }
+                let key = ring[k % RING]
+                    .prefix
+                    .wrapping_sub(ring[(k - n) % RING].prefix.wrapping_mul(self.powers[n]));
+                let first = k + 1 - n;
+                let Some(ngram) = self.lookup(key, n, |j| ring[(first + j) % RING].id) else {
+                    continue;
+                };
+                let same_words = (first..=k).all(|j| {
+                    let slot = ring[j % RING];
+                    check.clear();
+                    normalize_token(self.mode, &text[slot.start..slot.end], &mut check);
+                    self.words
+                        .get(slot.id as usize)
+                        .is_some_and(|known| **known == *check)
+                });
+                if same_words {
+                    hits.push(Hit {
+                        start: ring[first % RING].start,
+                        end: token.end,
+                        ngram,
+                    });
+                }
+            }
+        }
+        hits.sort_unstable();
+    }
+
+    /// The id of the word `word`, added to the vocabulary if new.
+    fn intern(&mut self, word: &str) -> Result<u32, NgramError> {
+        let hash = xxh3_64(word.as_bytes());
+        if let Some(&id) = self.vocabulary.get(&hash) {
+            return match self.words.get(id as usize) {
+                Some(known) if **known == *word => Ok(id),
+                known => Err(NgramError::WordHashCollision {
+                    first: known.map_or_else(String::new, |known| known.to_string()),
+                    second: word.to_string(),
+                }),
+            };
+        }
+        let id = u32::try_from(self.words.len())
+            .ok()
+            .filter(|&id| id != NONE)
+            .ok_or(NgramError::TooMany { what: "words" })?;
+        self.words.push(word.into());
+        self.vocabulary.insert(hash, id);
+        Ok(id)
+    }
+
+    /// The registered n-gram with `key` whose `n` words are `word(0..n)`, if any.
+    fn lookup(&self, key: u64, n: usize, word: impl Fn(usize) -> u32) -> Option<u32> {
+        let mut candidate = *self.keys.get(&key)?;
+        while candidate != NONE {
+            let words = self.ngram_words(candidate);
+            if words.len() == n && words.iter().enumerate().all(|(j, &id)| id == word(j)) {
+                return Some(candidate);
+            }
+            candidate = self
+                .same_key
+                .get(candidate as usize)
+                .copied()
+                .unwrap_or(NONE);
+        }
+        None
+    }
+
+    /// Registers the n-gram of `n` words at `window` in `example_words` under `key`; returns its id.
+    fn insert_ngram(&mut self, key: u64, window: usize, n: usize) -> Result<u32, NgramError> {
+        let too_many = NgramError::TooMany { what: "n-grams" };
+        let id = u32::try_from(self.ngram_len.len())
+            .ok()
+            .filter(|&id| id != NONE)
+            .ok_or(too_many.clone())?;
+        let start = u32::try_from(window).map_err(|_| NgramError::TooMany { what: "words" })?;
+        let len = u8::try_from(n).map_err(|_| NgramError::Length { n })?;
+        self.ngram_start.push(start);
+        self.ngram_len.push(len);
+        // A colliding key is chained behind the n-gram already holding it.
+        let next = self.keys.insert(key, id).unwrap_or(NONE);
+        self.same_key.push(next);
+        Ok(id)
+    }
+
+    /// The word ids of n-gram `id`; empty for an unknown id.
+    fn ngram_words(&self, id: u32) -> &[u32] {
+        let id = id as usize;
+        match (self.ngram_start.get(id), self.ngram_len.get(id)) {
+            (Some(&start), Some(&len)) => {
+                let start = start as usize;
+                self.example_words
+                    .get(start..start + usize::from(len))
+                    .unwrap_or(&[])
+            }
+            _ => &[],
+        }
+    }
+
+    /// Appends benchmark `bench`'s (n-gram, example) pairs to the postings. The pairs come in example
+    /// order and `bench` is above every registered benchmark, so appending them after each n-gram's
+    /// existing pairs keeps every group sorted.
+    fn merge_postings(&mut self, bench: u32, added: &[(u32, u32)]) -> Result<(), NgramError> {
+        let ngrams = self.ngram_len.len();
+        let mut extra = vec![0usize; ngrams];
+        for &(ngram, _) in added {
+            extra[ngram as usize] += 1;
+        }
+        let old = |id: usize| -> Range<usize> {
+            match (self.posting_start.get(id), self.posting_start.get(id + 1)) {
+                (Some(&start), Some(&end)) => start as usize..end as usize,
+                _ => 0..0,
+            }
+        };
+        let mut starts = Vec::with_capacity(ngrams + 1);
+        let mut postings = Vec::with_capacity(self.postings.len() + added.len());
+        let mut cursor = Vec::with_capacity(ngrams);
+        starts.push(0u32);
+        for (id, &extra) in extra.iter().enumerate() {
+            postings.extend_from_slice(&self.postings[old(id)]);
+            cursor.push(postings.len());
+            postings.resize(postings.len() + extra, (bench, 0));
+            starts.push(
+                u32::try_from(postings.len())
+                    .map_err(|_| NgramError::TooMany { what: "postings" })?,
+            );
+        }
+        for &(ngram, example) in added {
+            let at = &mut cursor[ngram as usize];
+            postings[*at] = (bench, example);
+            *at += 1;
+        }
+        self.posting_start = starts;
+        self.postings = postings;
+        Ok(())
     }
 }
 
-/// Hasher for keys that are already uniform 64-bit hashes (xxh3): hashing them again with SipHash would
-/// only cost time.
+/// Hasher for keys that are already uniform 64-bit values (word hashes, n-gram keys): hashing them
+/// again would only cost time.
 #[derive(Debug, Clone, Copy, Default)]
 struct PrehashedU64(u64);
 
@@ -158,79 +531,196 @@ impl Hasher for PrehashedU64 {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::{GPT3_NGRAM_WORDS, NgramError, NgramIndex, ngram_hashes};
-    use xxhash_rust::xxh3::xxh3_64;
+    use super::{BenchmarkSet, Hit, NgramError, choose_n};
+    use crate::normalize::Mode;
 
-    const BENCHMARK: &str = "Which of the following best describes the primary function of the mitochondria \
-                             in a eukaryotic cell?";
+    fn words(count: usize) -> String {
+        (0..count)
+            .map(|i| format!("w{i}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 
-    #[test]
-    fn ngram_hashes_join_words_with_one_space() {
-        let hashes: Vec<u64> = ngram_hashes(&["a", "b", "c"], 2).collect();
-        assert_eq!(hashes, vec![xxh3_64(b"a b"), xxh3_64(b"b c")]);
-        assert_eq!(ngram_hashes(&["a", "b"], 3).count(), 0);
+    fn texts(found: &[Hit], text: &str) -> Vec<String> {
+        found
+            .iter()
+            .map(|hit| text[hit.range()].to_string())
+            .collect()
     }
 
     #[test]
-    fn zero_word_ngrams_are_none() {
-        assert_eq!(ngram_hashes(&["a", "b"], 0).count(), 0);
-        assert_eq!(ngram_hashes::<&str>(&[], 0).count(), 0);
-        assert_eq!(NgramIndex::new(0).unwrap_err(), NgramError::ZeroLength);
+    fn choose_n_is_the_clamped_fifth_percentile() {
+        assert_eq!(choose_n(&[], Mode::Gpt3), 13);
+        // 20 examples: the 5th percentile is the shortest (rank ceil(20 / 20) = 1).
+        let mut examples: Vec<String> = (0..19).map(|_| words(30)).collect();
+        examples.push(words(10));
+        assert_eq!(choose_n(&examples, Mode::Gpt3), 10);
+        // 21 examples: rank 2, the second shortest.
+        examples.push(words(9));
+        assert_eq!(choose_n(&examples, Mode::Gpt3), 10);
+        assert_eq!(choose_n(&[words(3)], Mode::Gpt3), 8);
+        assert_eq!(choose_n(&[words(40)], Mode::Gpt3), 13);
+        // Words as the mode counts them: "— — —" are Janitor words, not GPT-3 words.
+        let dashes = format!("{} — — —", words(8));
+        assert_eq!(choose_n(std::slice::from_ref(&dashes), Mode::Gpt3), 8);
+        assert_eq!(choose_n(&[dashes], Mode::Janitor), 11);
     }
 
     #[test]
-    fn index_counts_the_ngrams_of_each_example() {
-        let mut index = NgramIndex::new(GPT3_NGRAM_WORDS).unwrap();
-        // 16 words give 4 13-grams.
-        assert_eq!(index.insert_example(BENCHMARK), 4);
-        assert_eq!(index.len(), 4);
-        assert_eq!(index.insert_example(BENCHMARK), 4);
-        assert_eq!(index.len(), 4);
-        assert_eq!(index.insert_example("Too short to index."), 0);
-        assert_eq!(index.len(), 4);
+    fn n_outside_one_to_sixty_four_is_refused() {
+        let mut set = BenchmarkSet::new(Mode::Gpt3);
+        assert_eq!(set.add("b", &[], 0), Err(NgramError::Length { n: 0 }));
+        assert_eq!(set.add("b", &[], 65), Err(NgramError::Length { n: 65 }));
+        assert_eq!(set.add("b", &[words(64)], 64), Ok(0));
+        assert_eq!(set.ngrams(), 1);
+        assert_eq!(set.benchmarks(), 1);
     }
 
     #[test]
-    fn finds_the_ngram_at_its_exact_byte_range() {
-        let mut index = NgramIndex::new(GPT3_NGRAM_WORDS).unwrap();
-        // 13 words, one 13-gram.
-        index.insert_example(
-            "the primary function of the mitochondria in a eukaryotic cell is to produce",
+    fn ids_follow_first_appearance_and_list_their_examples() {
+        let mut set = BenchmarkSet::new(Mode::Gpt3);
+        let first = [
+            "A b c d".to_string(),
+            "x y".to_string(),
+            "b c d e, a b c".to_string(),
+        ];
+        assert_eq!(set.add("first", &first, 3), Ok(0));
+        let second = ["a B c!".to_string(), "c d e f".to_string()];
+        assert_eq!(set.add("second", &second, 3), Ok(1));
+        let third = ["a b c d".to_string()];
+        assert_eq!(set.add("third", &third, 2), Ok(2));
+        let ngrams: Vec<String> = (0..set.ngrams() as u32)
+            .map(|id| set.ngram_text(id))
+            .collect();
+        assert_eq!(
+            ngrams,
+            [
+                "a b c", "b c d", "c d e", "d e a", "e a b", "d e f", "a b", "b c", "c d"
+            ]
         );
+        assert_eq!(set.examples_of(0), [(0, 0), (0, 2), (1, 0)]);
+        assert_eq!(set.examples_of(1), [(0, 0), (0, 2)]);
+        assert_eq!(set.examples_of(2), [(0, 2), (1, 1)]);
+        assert_eq!(set.examples_of(5), [(1, 1)]);
+        assert_eq!(set.examples_of(8), [(2, 0)]);
+        assert!(set.examples_of(9).is_empty());
+        assert_eq!(set.ngram_text(9), "");
+        assert_eq!((set.name(1), set.n(1), set.examples(1)), ("second", 3, 2));
+        assert_eq!((set.name(5), set.n(5), set.examples(5)), ("", 0, 0));
+        assert_eq!(set.examples(0), 3);
+    }
+
+    #[test]
+    fn an_ngram_repeated_in_an_example_lists_it_once() {
+        let mut set = BenchmarkSet::new(Mode::Gpt3);
+        set.add("b", &["a b a b a b".to_string(), "a b".to_string()], 2)
+            .unwrap();
+        assert_eq!(set.ngrams(), 2);
+        assert_eq!(set.examples_of(0), [(0, 0), (0, 1)]);
+        assert_eq!(set.examples_of(1), [(0, 0)]);
+        assert_eq!(set.find("A B A").len(), 2);
+    }
+
+    #[test]
+    fn finds_planted_ngrams_at_exact_byte_ranges() {
+        let mut set = BenchmarkSet::new(Mode::Gpt3);
+        set.add(
+            "bio",
+            &[
+                "the primary function of the mitochondria in a eukaryotic cell is to produce"
+                    .to_string(),
+            ],
+            13,
+        )
+        .unwrap();
         let document = "Biology notes.\n\nAs every textbook says, THE primary function of the «mitochondria» — \
                         in a eukaryotic cell — is to produce energy; that's all, folks.";
-        let matches = index.find_matches(document);
-        assert_eq!(matches.len(), 1);
-        let found = &matches[0];
+        let found = set.find(document);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].ngram, 0);
         assert_eq!(
-            &document[found.bytes.clone()],
-            "THE primary function of the «mitochondria» — \
-             in a eukaryotic cell — is to produce"
+            &document[found[0].range()],
+            "THE primary function of the «mitochondria» — in a eukaryotic cell — is to produce"
         );
-        assert_eq!(found.words, 6..19);
-        assert!(index.contains(found.hash));
+        assert_eq!(found[0].start, document.find("THE").unwrap());
+        // One different word is no match.
+        assert!(
+            set.find(&document.replace("eukaryotic", "prokaryotic"))
+                .is_empty()
+        );
     }
 
     #[test]
-    fn overlapping_matches_are_all_reported() {
-        let mut index = NgramIndex::new(GPT3_NGRAM_WORDS).unwrap();
-        index.insert_example(BENCHMARK);
-        let document = format!("Quiz time. {BENCHMARK} Answer below.");
-        let starts: Vec<usize> = index
-            .find_matches(&document)
-            .iter()
-            .map(|m| m.words.start)
+    fn finds_every_n_in_one_pass_sorted_by_start() {
+        let mut set = BenchmarkSet::new(Mode::Gpt3);
+        set.add(
+            "long",
+            &["Это пример текста на русском языке".to_string()],
+            4,
+        )
+        .unwrap();
+        set.add(
+            "short",
+            &["東京 大学 の 研究".to_string(), "текста на".to_string()],
+            2,
+        )
+        .unwrap();
+        let document = "Вот: «Это ПРИМЕР текста на русском» и 東京 大学, текста на.";
+        let found = set.find(document);
+        assert_eq!(
+            texts(&found, document),
+            [
+                "«Это ПРИМЕР текста на",
+                "ПРИМЕР текста на русском»",
+                "текста на",
+                "東京 大学,",
+                "текста на."
+            ]
+        );
+        let starts: Vec<usize> = found.iter().map(|hit| hit.start).collect();
+        assert!(starts.is_sorted());
+        assert_eq!(set.examples_of(found[2].ngram), [(1, 1)]);
+        assert_eq!(set.ngram_text(found[3].ngram), "東京 大学");
+    }
+
+    #[test]
+    fn overlapping_occurrences_are_all_reported() {
+        let mut set = BenchmarkSet::new(Mode::Gpt3);
+        set.add("b", &[words(16)], 13).unwrap();
+        let document = format!("Quiz time. {} Answer below.", words(16));
+        let found = set.find(&document);
+        assert_eq!(found.len(), 4);
+        let expected: Vec<String> = (0..4)
+            .map(|first| {
+                (first..first + 13)
+                    .map(|i| format!("w{i}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
             .collect();
-        assert_eq!(starts, [2, 3, 4, 5]);
+        assert_eq!(texts(&found, &document), expected);
+        let mut buffer = vec![found[0]];
+        set.find_into("nothing here", &mut buffer);
+        assert!(buffer.is_empty());
+        assert!(BenchmarkSet::new(Mode::Gpt3).find(&document).is_empty());
     }
 
     #[test]
-    fn one_different_word_is_no_match() {
-        let mut index = NgramIndex::new(GPT3_NGRAM_WORDS).unwrap();
-        let sentence = "one two three four five six seven eight nine ten eleven twelve thirteen";
-        index.insert_example(sentence);
-        assert_eq!(index.find_matches(sentence).len(), 1);
-        let document = "one two three four five six seven EIGHTY nine ten eleven twelve thirteen";
-        assert!(index.find_matches(document).is_empty());
+    fn short_examples_and_out_of_vocabulary_words_never_match() {
+        let mut set = BenchmarkSet::new(Mode::Gpt3);
+        set.add(
+            "b",
+            &["too short".to_string(), "one two three".to_string()],
+            3,
+        )
+        .unwrap();
+        assert_eq!(set.ngrams(), 1);
+        assert!(set.find("too short").is_empty());
+        assert!(set.find("one two unknown three").is_empty());
+        assert_eq!(set.find("one two three").len(), 1);
+        // A document longer than the ring of recent words keeps exact offsets.
+        let long = format!("{} one two three", words(1000));
+        let found = set.find(&long);
+        assert_eq!(texts(&found, &long), ["one two three"]);
     }
 }

@@ -196,3 +196,247 @@ pub fn minhash(storage: &Arc<Storage>, settings: &MinhashBench<'_>) -> Result<Va
         "checksum": format!("{checksum:016x}"),
     }))
 }
+
+/// Settings of `corpus bench decontam`.
+#[derive(Debug, Clone)]
+pub struct DecontamBench<'a> {
+    /// The JSONL input (the training side).
+    pub input: &'a str,
+    /// Its text field.
+    pub text_field: &'a str,
+    /// Benchmark files; the format comes from each file's extension.
+    pub benchmarks: &'a [String],
+    /// Per benchmark (same order), the comma-separated fields whose values form an example; empty: every
+    /// top-level string field of the first record.
+    pub fields: &'a [String],
+    /// Normalisation: `gpt3` or `janitor`.
+    pub mode: &'a str,
+    /// Words per n-gram for every benchmark; `None`: the crate's choice per benchmark (GPT-3 App. C).
+    pub ngram: Option<usize>,
+    /// Worker threads.
+    pub threads: usize,
+    /// Timed passes over the documents (after one untimed warm-up pass).
+    pub repeat: u32,
+    /// Where to write each document's cleaned pieces as JSON lines (`{"hits": ..., "pieces": [...]}`), in
+    /// input order, for comparison with a peer; not timed.
+    pub pieces_out: Option<&'a str>,
+}
+
+/// Times the decontaminate stage's per-document work over the documents of one JSONL file held in memory:
+/// find every benchmark n-gram in the text, then excise the matches with the `[decontamination]` defaults
+/// (200 characters of context, pieces under 200 characters dropped, a document split into more than 10
+/// pieces dropped). The benchmarks are loaded and registered before the clock starts; one untimed pass
+/// warms caches, then `repeat` timed passes run on `threads` threads.
+pub fn decontam(storage: &Arc<Storage>, settings: &DecontamBench<'_>) -> Result<Value> {
+    use corpus_contamination::{BenchmarkSet, Mode, excise};
+    use rayon::prelude::*;
+
+    if settings.threads == 0 {
+        return Err(ConfigError::invalid("--threads", "must be at least 1").into());
+    }
+    if settings.benchmarks.is_empty() {
+        return Err(
+            ConfigError::invalid("--benchmarks", "give at least one benchmark file").into(),
+        );
+    }
+    if !settings.fields.is_empty() && settings.fields.len() != settings.benchmarks.len() {
+        return Err(ConfigError::invalid(
+            "--fields",
+            format!(
+                "{} field lists for {} benchmarks: give one per benchmark, in the same order",
+                settings.fields.len(),
+                settings.benchmarks.len()
+            ),
+        )
+        .into());
+    }
+    let mode: Mode = settings
+        .mode
+        .parse()
+        .map_err(|e| ConfigError::invalid("--mode", format!("{e}")))?;
+    let mut set = BenchmarkSet::new(mode);
+    let mut registered = Vec::new();
+    for (i, path) in settings.benchmarks.iter().enumerate() {
+        let fields = settings.fields.get(i).map(String::as_str);
+        let (name, examples) = load_benchmark(storage, path, fields)?;
+        let n = settings
+            .ngram
+            .unwrap_or_else(|| corpus_contamination::choose_n(&examples, mode));
+        let before = set.ngrams();
+        set.add(&name, &examples, n)
+            .map_err(|e| ConfigError::invalid("--benchmarks", format!("{path}: {e}")))?;
+        // N-grams an earlier benchmark already registered are not counted again.
+        let new_ngrams = set.ngrams() - before;
+        registered.push(
+            json!({"name": name, "examples": examples.len(), "n": n, "new_ngrams": new_ngrams}),
+        );
+    }
+
+    let docs = crate::quality_tool::read_documents(
+        storage,
+        &[settings.input.to_string()],
+        Some("jsonl"),
+        settings.text_field,
+        "--input",
+    )?;
+    if docs.is_empty() {
+        bail!("{} holds no documents", settings.input);
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(settings.threads)
+        .build()
+        .context("cannot start worker threads")?;
+    let cut = crate::config::DecontaminationConfig::default();
+    let clean = |text: &str| {
+        let hits = set.find(text);
+        let ranges: Vec<std::ops::Range<usize>> = hits.iter().map(|h| h.range()).collect();
+        (
+            hits.len(),
+            excise(text, &ranges, cut.context, cut.min_piece, cut.max_pieces),
+        )
+    };
+    // Per pass: matches, documents dropped, bytes removed, pieces kept.
+    let pass = || -> [u64; 4] {
+        pool.install(|| {
+            docs.par_iter()
+                .map(|(_, text)| {
+                    let (hits, excision) = clean(text);
+                    [
+                        hits as u64,
+                        u64::from(excision.dropped),
+                        excision.removed.iter().map(|r| r.len() as u64).sum(),
+                        excision.pieces.len() as u64,
+                    ]
+                })
+                .reduce(|| [0; 4], |a, b| std::array::from_fn(|i| a[i] + b[i]))
+        })
+    };
+    let [hits, dropped, removed, pieces] = pass();
+    let repeat = settings.repeat.max(1);
+    let started = Instant::now();
+    for _ in 0..repeat {
+        std::hint::black_box(pass());
+    }
+    let seconds = started.elapsed().as_secs_f64().max(1e-9);
+    if let Some(out) = settings.pieces_out {
+        write_pieces(out, &docs, &clean)?;
+    }
+    let bytes: u64 = docs.iter().map(|(_, t)| t.len() as u64).sum();
+    let total = bytes * u64::from(repeat);
+    Ok(json!({
+        "bench": "decontam",
+        "input": settings.input,
+        "mode": settings.mode,
+        "threads": settings.threads,
+        "benchmarks": registered,
+        "ngrams": set.ngrams(),
+        "docs": docs.len(),
+        "bytes": bytes,
+        "repeat": repeat,
+        "seconds": seconds,
+        "MB_per_s": total as f64 / 1e6 / seconds,
+        "docs_per_s": (docs.len() as u64 * u64::from(repeat)) as f64 / seconds,
+        "hits": hits,
+        "dropped_docs": dropped,
+        "removed_bytes": removed,
+        "pieces": pieces,
+    }))
+}
+
+/// Reads one benchmark file: its name (the file name up to the first `.`) and its examples. The format
+/// comes from the extension (`.txt` is one example per line); `fields` is a comma-separated list, by
+/// default every top-level string field of the first JSONL record.
+fn load_benchmark(
+    storage: &Arc<Storage>,
+    path: &str,
+    fields: Option<&str>,
+) -> Result<(String, Vec<String>)> {
+    use corpus_contamination::{BenchmarkFormat, load_examples};
+
+    let loc = storage.resolve(path)?;
+    let file_name = loc.file_name().to_string();
+    let name = file_name
+        .split('.')
+        .next()
+        .unwrap_or(&file_name)
+        .to_string();
+    let extension = file_name.rsplit('.').next().unwrap_or_default();
+    let format: BenchmarkFormat = match extension {
+        "txt" => "text",
+        other => other,
+    }
+    .parse()
+    .map_err(|e| ConfigError::invalid("--benchmarks", format!("{path}: {e}")))?;
+    let bytes = storage.get(&loc)?;
+    let fields: Vec<String> = match fields {
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(str::to_string)
+            .collect(),
+        None if format == BenchmarkFormat::Jsonl => first_record_string_fields(&bytes, path)?,
+        None => Vec::new(),
+    };
+    let examples = load_examples(format, &bytes, &fields, None)
+        .map_err(|e| ConfigError::invalid("--benchmarks", format!("{path}: {e}")))?;
+    if examples.is_empty() {
+        return Err(
+            ConfigError::invalid("--benchmarks", format!("{path} holds no examples")).into(),
+        );
+    }
+    Ok((name, examples))
+}
+
+/// The top-level string fields of the first record of a JSONL file, in the record's order.
+fn first_record_string_fields(bytes: &[u8], path: &str) -> Result<Vec<String>> {
+    let first = bytes
+        .split(|&b| b == b'\n')
+        .find(|line| !line.iter().all(u8::is_ascii_whitespace))
+        .unwrap_or_default();
+    let record: Value = serde_json::from_slice(first)
+        .map_err(|e| ConfigError::invalid("--benchmarks", format!("{path}: first record: {e}")))?;
+    let fields: Vec<String> = record
+        .as_object()
+        .map(|object| {
+            object
+                .iter()
+                .filter(|(_, value)| value.is_string())
+                .map(|(key, _)| key.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    if fields.is_empty() {
+        return Err(ConfigError::invalid(
+            "--fields",
+            format!("{path}: the first record has no string field: name the fields"),
+        )
+        .into());
+    }
+    Ok(fields)
+}
+
+/// Writes, per document in input order, `{"id", "hits", "dropped", "pieces": [text, ...]}` as one JSON line.
+fn write_pieces(
+    out: &str,
+    docs: &[(String, String)],
+    clean: &(dyn Fn(&str) -> (usize, corpus_contamination::Excision) + Sync),
+) -> Result<()> {
+    use std::io::Write;
+
+    let file = std::fs::File::create(out).with_context(|| format!("cannot create {out}"))?;
+    let mut writer = std::io::BufWriter::new(file);
+    for (id, text) in docs {
+        let (hits, excision) = clean(text);
+        let pieces: Vec<&str> = excision
+            .pieces
+            .iter()
+            .map(|r| text.get(r.clone()).unwrap_or_default())
+            .collect();
+        let line = json!({"id": id, "hits": hits, "dropped": excision.dropped, "pieces": pieces});
+        writeln!(writer, "{line}").with_context(|| format!("cannot write {out}"))?;
+    }
+    writer
+        .flush()
+        .with_context(|| format!("cannot write {out}"))
+}

@@ -103,6 +103,33 @@ pub enum Command {
         #[command(subcommand)]
         what: InspectCommand,
     },
+    /// Query the Parquet reports of a run with SQL (each `reports/*.parquet` is a table named after its
+    /// file stem, `-` as `_`).
+    Report {
+        /// Which report.
+        #[command(subcommand)]
+        what: ReportCommand,
+    },
+}
+
+/// `corpus report` targets.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Benchmark contamination like GPT-3 Table C.1: per benchmark N, total, dirty, clean, clean %.
+    /// Tables: contamination_summary (one row per benchmark), contamination_examples (one row per
+    /// benchmark example) and every other report of the run.
+    Contamination {
+        /// Work directory of the run (local path or s3://bucket/prefix).
+        #[arg(long)]
+        work: String,
+        /// Run this read-only SQL query instead of the summary, e.g. "SELECT benchmark, example,
+        /// first_doc FROM contamination_examples WHERE dirty ORDER BY matches DESC LIMIT 10".
+        #[arg(long)]
+        sql: Option<String>,
+        /// Print one JSON object per row instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `corpus bench` targets.
@@ -173,6 +200,38 @@ pub enum BenchCommand {
         /// Words per shingle (words mode).
         #[arg(long, default_value_t = corpus_dedup::DEFAULT_SHINGLE_WORDS)]
         ngram: usize,
+    },
+    /// The decontaminate stage's per-document work (find benchmark n-grams, excise them with 200
+    /// characters on each side) over a JSONL file held in memory: MB/s and documents/s.
+    Decontam {
+        /// The input JSONL file (optionally .gz/.zst).
+        #[arg(long)]
+        input: String,
+        /// Text field.
+        #[arg(long, default_value = "text")]
+        text_field: String,
+        /// Benchmark files (format from the extension: .jsonl, .json, .tsv, .csv, .parquet, .txt).
+        #[arg(long, num_args = 1.., required = true)]
+        benchmarks: Vec<String>,
+        /// Per benchmark, in the same order, the comma-separated fields that form an example (default:
+        /// every top-level string field of a JSONL file's first record).
+        #[arg(long, num_args = 1..)]
+        fields: Vec<String>,
+        /// Normalisation: `gpt3` or `janitor` (lm-evaluation-harness).
+        #[arg(long, default_value = "gpt3")]
+        mode: String,
+        /// Words per n-gram for every benchmark (default: chosen per benchmark, GPT-3 App. C).
+        #[arg(long)]
+        ngram: Option<usize>,
+        /// Worker threads.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Timed passes over the documents (after one untimed warm-up pass).
+        #[arg(long, default_value_t = 1)]
+        repeat: u32,
+        /// Write each document's cleaned pieces here as JSON lines (not timed), to compare with a peer.
+        #[arg(long)]
+        pieces: Option<String>,
     },
 }
 
@@ -393,6 +452,35 @@ fn dispatch(command: Command) -> Result<()> {
             println!("{}", bench::minhash(&storage, &settings)?);
             Ok(())
         }
+        Command::Bench {
+            what:
+                BenchCommand::Decontam {
+                    input,
+                    text_field,
+                    benchmarks,
+                    fields,
+                    mode,
+                    ngram,
+                    threads,
+                    repeat,
+                    pieces,
+                },
+        } => {
+            let storage = Storage::new()?;
+            let settings = bench::DecontamBench {
+                input: &input,
+                text_field: &text_field,
+                benchmarks: &benchmarks,
+                fields: &fields,
+                mode: &mode,
+                ngram,
+                threads,
+                repeat,
+                pieces_out: pieces.as_deref(),
+            };
+            println!("{}", bench::decontam(&storage, &settings)?);
+            Ok(())
+        }
         Command::Quality {
             what:
                 QualityCommand::Train {
@@ -458,6 +546,16 @@ fn dispatch(command: Command) -> Result<()> {
             let storage = Storage::new()?;
             let report = inspect::shards(&storage, &work)?;
             print_report(&report, json, inspect::render_shards)
+        }
+        Command::Report {
+            what: ReportCommand::Contamination { work, sql, json },
+        } => {
+            let storage = Storage::new()?;
+            print!(
+                "{}",
+                crate::report_sql::contamination(&storage, &work, sql.as_deref(), json)?
+            );
+            Ok(())
         }
     }
 }

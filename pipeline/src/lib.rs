@@ -13,6 +13,7 @@ pub mod inspect;
 pub mod plan;
 pub mod progress;
 pub mod quality_tool;
+pub mod report_sql;
 pub mod runner;
 pub mod sources;
 pub mod stages;

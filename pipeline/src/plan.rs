@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use crate::config::{Config, ConfigError};
 use crate::runner::RunContext;
 use crate::sources::{Format, InputFile, stems};
-use crate::stages::QualityPlan;
+use crate::stages::{DecontamPlan, QualityPlan};
 use crate::storage::{Listed, Storage};
 
 /// The PG-19 book id of a file name: `10.txt` → `10`.
@@ -138,6 +138,7 @@ pub fn plan(
     config.run.work = work.url().to_string();
     let tasks = config.run.tasks;
     let quality = Arc::new(QualityPlan::build(&config, storage)?);
+    let decontam = Arc::new(DecontamPlan::build(&config, storage)?);
     Ok(RunContext {
         storage: storage.clone(),
         work,
@@ -146,6 +147,7 @@ pub fn plan(
         tasks,
         hashes: Default::default(),
         quality,
+        decontam,
     })
 }
 

@@ -160,7 +160,7 @@ pub fn run(args: &[&str]) -> Run {
 }
 
 /// Every stage, in run order.
-pub const STAGES: [&str; 9] = [
+pub const STAGES: [&str; 11] = [
     "ingest",
     "quality",
     "dedup-signatures",
@@ -168,6 +168,8 @@ pub const STAGES: [&str; 9] = [
     "dedup-components",
     "dedup-clusters",
     "dedup-filter",
+    "decontam-count",
+    "decontaminate",
     "tokenize",
     "shard",
 ];

@@ -23,7 +23,7 @@ pub use report::{read_report, write_report};
 use crate::config::Config;
 use crate::progress::StageProgress;
 use crate::sources::InputFile;
-use crate::stages::QualityPlan;
+use crate::stages::{DecontamPlan, QualityPlan};
 use crate::storage::{Location, Storage, Written};
 
 /// Version of the on-disk layout; part of every stage hash so incompatible results are never mixed.
@@ -45,6 +45,8 @@ pub struct RunContext {
     pub hashes: BTreeMap<String, String>,
     /// The quality filters of every source, built from the config.
     pub quality: Arc<QualityPlan>,
+    /// The registered benchmarks, loaded from the config.
+    pub decontam: Arc<DecontamPlan>,
 }
 
 impl RunContext {

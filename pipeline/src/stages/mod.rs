@@ -1,12 +1,14 @@
 //! The stages of a run, in order. Adding a stage is one module implementing [`Stage`] plus one line here;
-//! decontamination and mixing slot in between `dedup-filter` and `tokenize`.
+//! mixing slots in between `decontaminate` and `tokenize`.
 
+mod decontam;
 mod dedup;
 mod ingest;
 mod quality;
 pub mod shard;
 mod tokenize;
 
+pub use decontam::{DecontamCount, DecontamPlan, Decontaminate};
 pub use dedup::{DedupCandidates, DedupClusters, DedupComponents, DedupFilter, DedupSignatures};
 pub use ingest::Ingest;
 pub use quality::{Quality, QualityPlan, quality_output_schema};
@@ -25,6 +27,8 @@ pub fn all() -> Vec<Box<dyn Stage>> {
         Box::new(DedupComponents),
         Box::new(DedupClusters),
         Box::new(DedupFilter),
+        Box::new(DecontamCount),
+        Box::new(Decontaminate),
         Box::new(Tokenize),
         Box::new(Shard),
     ]

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::DedupFilter;
+use super::Decontaminate;
 use crate::docs::{
     ParquetSink, Reject, RejectBatchBuilder, read_parquet, reject_schema, source_values,
     string_column,
@@ -82,7 +82,7 @@ impl Stage for Tokenize {
 
     fn run_task(&self, ctx: &TaskContext) -> Result<TaskResult> {
         let run = ctx.run;
-        let (part, input) = ctx.upstream_documents(&DedupFilter)?;
+        let (part, input) = ctx.upstream_documents(&Decontaminate)?;
         let tokenizer = Tokenizer::new(run.config.encoding()?);
         let (seed, val_fraction) = (run.config.run.seed, run.config.shards.val_fraction);
 

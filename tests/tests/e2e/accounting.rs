@@ -47,6 +47,8 @@ fn reports_balance_and_rejects_have_reasons() {
         "quality",
         "dedup-signatures",
         "dedup-filter",
+        "decontam-count",
+        "decontaminate",
         "tokenize",
         "shard",
     ] {

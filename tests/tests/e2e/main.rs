@@ -6,6 +6,7 @@
 mod accounting;
 mod bad_config;
 mod build;
+mod decontam;
 mod dedup;
 mod determinism;
 mod quality;

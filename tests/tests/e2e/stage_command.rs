@@ -20,7 +20,7 @@ fn single_tasks_compose_into_the_build_result() {
     assert!(
         early
             .stderr
-            .contains("stage 'dedup-filter' is not complete"),
+            .contains("stage 'decontaminate' is not complete"),
         "{}",
         early.stderr
     );

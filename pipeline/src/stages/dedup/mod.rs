@@ -89,10 +89,10 @@ fn mix64(mut z: u64) -> u64 {
 }
 
 /// Position in the corpus of the first document of every upstream part, from its markers.
-struct Offsets(Vec<u64>);
+pub(crate) struct Offsets(Vec<u64>);
 
 impl Offsets {
-    fn from_markers(markers: &[Marker]) -> Result<Offsets> {
+    pub(crate) fn from_markers(markers: &[Marker]) -> Result<Offsets> {
         let mut offsets = Vec::with_capacity(markers.len() + 1);
         let mut total = 0u64;
         for m in markers {
@@ -109,7 +109,7 @@ impl Offsets {
     }
 
     /// First global position of a part.
-    fn start(&self, task: usize) -> u64 {
+    pub(crate) fn start(&self, task: usize) -> u64 {
         self.0[task]
     }
 

@@ -42,8 +42,8 @@ def main():
         pq.read_table(path)
 
     docs = []
-    # The documents tokenize reads: dedup's output (quality's C4 filter may have rewritten a text).
-    for path in sorted(glob.glob(os.path.join(work, "dedup", "part-*.parquet"))):
+    # The documents tokenize reads: decontaminate's output (C4 may have rewritten a text, decontamination cut it).
+    for path in sorted(glob.glob(os.path.join(work, "decontaminate", "part-*.parquet"))):
         docs.extend(pq.read_table(path, columns=["id", "text"]).to_pylist())
     split_of = {}
     for path in sorted(glob.glob(os.path.join(work, "tokenize", "part-*.parquet"))):

@@ -5,26 +5,26 @@
 //! holds the n-grams of every benchmark, each with the examples it occurs in, and [`BenchmarkSet::find`]
 //! reports every occurrence in a training document with its exact byte range in the original text.
 //!
-//! Matching is exact and takes one pass over the document's words for all N at once:
+//! Matching is exact and takes one pass over the document's words for all N at once, with one hash per
+//! word and O(1) work per window; the hash tables are only consulted where a match is likely:
 //!
-//! - every distinct benchmark word gets a dense id (the vocabulary), found from the xxh3-64 of its
-//!   normalised bytes; a document word outside the vocabulary cannot be part of a match, so it only
-//!   resets the run of matchable words. Words are looked up by hash alone (no string comparison per
-//!   word); the words of a matched n-gram are then compared with the benchmark's, so a 64-bit
-//!   collision between a document word and a benchmark word cannot produce a false match either;
-//! - the key of an n-gram is a polynomial over 64-bit values of its word ids, mod 2^64, computed for any
-//!   window in O(1) from prefix values (`P[k] = P[k-1]·B + v(word k)`, key = `P[end] - P[start]·B^N`);
-//! - a key found in the table is confirmed by comparing the window's word ids with the n-gram's, so a
-//!   64-bit collision can cost a comparison but never produce a false match; n-grams whose keys collide
-//!   at registration are chained.
+//! - every word is hashed once, by the tokenizer, most straight from the text (`word_hash`). Every
+//!   distinct benchmark word has a dense id (the vocabulary, keyed by that hash), and the vocabulary's
+//!   hashes are also kept as a bitmap (`HashFilter`) small enough to stay in cache: a document word
+//!   missing from the bitmap cannot be part of a match, so it only resets the run of matchable words;
+//! - the key of an n-gram is a polynomial over its words' hashes, mod 2^64, computed for any window in
+//!   O(1) from prefix values (`P[k] = P[k-1]·B + h(word k)`, key = `P[end] - P[start]·B^N`);
+//! - a window's key is first probed in a second bitmap of every registered key, and only on a hit in the
+//!   key table; a key found there is confirmed by mapping the window's words to ids and comparing them
+//!   with the n-gram's, then comparing the words' text with the benchmark's, so neither a bitmap false
+//!   positive nor a 64-bit collision can produce a false match; n-grams whose keys collide at
+//!   registration are chained.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
-use xxhash_rust::xxh3::xxh3_64;
-
-use crate::normalize::{Mode, Tokens, normalize_token, word_count};
+use crate::normalize::{Mode, Words, word_count, word_hash};
 
 /// N-gram length GPT-3 used for decontamination (Brown et al. 2020, App. C), and the upper clamp of
 /// [`choose_n`].
@@ -107,13 +107,67 @@ const NONE: u32 = u32::MAX;
 /// The polynomial base of n-gram keys; odd, so multiplying by its powers is a bijection mod 2^64.
 const BASE: u64 = 0x9E37_79B9_7F4A_7C15;
 
-/// The pseudo-random 64-bit value of word id `id` in n-gram keys (SplitMix64's finaliser), so keys of
-/// different id sequences differ like random values.
-fn word_value(id: u32) -> u64 {
-    let mut z = u64::from(id).wrapping_add(BASE);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+/// Bits of a [`HashFilter`] per member, at least: a false positive rate of at most 1/16.
+const FILTER_BITS_PER_HASH: usize = 16;
+
+/// The most bits a [`HashFilter`] takes (512 MiB); past that many members the false positive rate
+/// grows instead of the memory.
+const FILTER_MAX_BITS: usize = 1 << 32;
+
+/// A set of uniformly distributed 64-bit hashes as one bit each in a bitmap of a power of two bits,
+/// indexed by the hash's top bits: no false negatives, a false positive rate of at most
+/// 1/[`FILTER_BITS_PER_HASH`], and one probe that stays in cache where the exact table would not.
+#[derive(Debug, Clone)]
+struct HashFilter {
+    bits: Vec<u64>,
+    /// 64 minus log2 of the number of bits.
+    shift: u32,
+}
+
+impl HashFilter {
+    /// The filter of `hashes`, sized for their number.
+    fn new(hashes: impl ExactSizeIterator<Item = u64>) -> Self {
+        let bits = hashes
+            .len()
+            .saturating_mul(FILTER_BITS_PER_HASH)
+            .clamp(64, FILTER_MAX_BITS)
+            .next_power_of_two();
+        let mut filter = Self {
+            bits: vec![0; bits / 64],
+            shift: 64 - bits.trailing_zeros(),
+        };
+        for hash in hashes {
+            let bit = filter.bit(hash);
+            if let Some(word) = filter.bits.get_mut(bit / 64) {
+                *word |= 1 << (bit % 64);
+            }
+        }
+        filter
+    }
+
+    /// The bit of `hash`.
+    fn bit(&self, hash: u64) -> usize {
+        (hash >> self.shift) as usize
+    }
+
+    /// Whether `hash` may be in the set; `false` means it is not.
+    #[inline]
+    fn may_contain(&self, hash: u64) -> bool {
+        self.word_contains(self.word_of(hash), hash)
+    }
+
+    /// The 64-bit word of the bitmap that holds the bit of `hash`, for [`HashFilter::word_contains`]:
+    /// loading it ahead of the test hides the cache miss behind other work.
+    #[inline]
+    fn word_of(&self, hash: u64) -> u64 {
+        self.bits.get(self.bit(hash) / 64).copied().unwrap_or(0)
+    }
+
+    /// [`HashFilter::may_contain`] for `hash`, given its bitmap word `word` ([`HashFilter::word_of`]).
+    #[inline]
+    fn word_contains(&self, word: u64, hash: u64) -> bool {
+        (word >> (self.bit(hash) % 64)) & 1 == 1
+    }
 }
 
 /// The n-grams of every registered benchmark, for matching training documents.
@@ -129,8 +183,10 @@ pub struct BenchmarkSet {
     lengths: Vec<usize>,
     /// `powers[k] = BASE^k`.
     powers: [u64; MAX_NGRAM_WORDS + 1],
-    /// xxh3-64 of a word's normalised bytes to its id.
+    /// [`word_hash`] of a word to its id.
     vocabulary: HashMap<u64, u32, BuildHasherDefault<PrehashedU64>>,
+    /// The hashes of `vocabulary`, as a bitmap.
+    word_filter: HashFilter,
     /// Words by id.
     words: Vec<Box<str>>,
     /// Word ids of every example of every benchmark, concatenated; n-grams are windows of it.
@@ -143,6 +199,8 @@ pub struct BenchmarkSet {
     same_key: Vec<u32>,
     /// Key of an n-gram to the first n-gram with that key.
     keys: HashMap<u64, u32, BuildHasherDefault<PrehashedU64>>,
+    /// The keys of `keys`, as a bitmap.
+    key_filter: HashFilter,
     /// Per n-gram (plus one): where its examples start in `postings`.
     posting_start: Vec<u32>,
     /// (benchmark, example) pairs, grouped by n-gram, sorted within each group.
@@ -162,12 +220,14 @@ impl BenchmarkSet {
             lengths: Vec::new(),
             powers,
             vocabulary: HashMap::default(),
+            word_filter: HashFilter::new(std::iter::empty()),
             words: Vec::new(),
             example_words: Vec::new(),
             ngram_start: Vec::new(),
             ngram_len: Vec::new(),
             same_key: Vec::new(),
             keys: HashMap::default(),
+            key_filter: HashFilter::new(std::iter::empty()),
             posting_start: vec![0],
             postings: Vec::new(),
         }
@@ -182,6 +242,20 @@ impl BenchmarkSet {
     /// the benchmark's index. Examples shorter than `n` words have no n-grams and never match; that is
     /// why GPT-3 lowers N for benchmarks of short examples ([`choose_n`]).
     pub fn add(&mut self, name: &str, examples: &[String], n: usize) -> Result<usize, NgramError> {
+        let added = self.add_ngrams(name, examples, n);
+        // Even after an error: the filters must hold every word and key the tables hold.
+        self.word_filter = HashFilter::new(self.vocabulary.keys().copied());
+        self.key_filter = HashFilter::new(self.keys.keys().copied());
+        added
+    }
+
+    /// [`BenchmarkSet::add`] without the filters.
+    fn add_ngrams(
+        &mut self,
+        name: &str,
+        examples: &[String],
+        n: usize,
+    ) -> Result<usize, NgramError> {
         if n == 0 || n > MAX_NGRAM_WORDS {
             return Err(NgramError::Length { n });
         }
@@ -192,27 +266,27 @@ impl BenchmarkSet {
         let mut new_postings: Vec<(u32, u32)> = Vec::new();
         let mut last_example: Vec<u32> = Vec::new();
         let mut word = String::new();
+        // Prefix values of the current example's word hashes (see the module documentation).
+        let mut prefix: Vec<u64> = Vec::new();
         for (example, text) in examples.iter().enumerate() {
             let example =
                 u32::try_from(example).map_err(|_| NgramError::TooMany { what: "examples" })?;
             let base = self.example_words.len();
-            for token in Tokens::new(text) {
-                word.clear();
-                normalize_token(self.mode, &text[token], &mut word);
+            prefix.clear();
+            prefix.push(0);
+            let mut words = Words::new(text, self.mode);
+            while words.next_into(&mut word).is_some() {
                 if !word.is_empty() {
-                    let id = self.intern(&word)?;
+                    let hash = word_hash(&word);
+                    let id = self.intern(&word, hash)?;
                     self.example_words.push(id);
+                    let last = prefix.last().copied().unwrap_or(0);
+                    prefix.push(last.wrapping_mul(BASE).wrapping_add(hash));
                 }
             }
             let count = self.example_words.len() - base;
             if count < n {
                 continue;
-            }
-            let mut prefix = Vec::with_capacity(count + 1);
-            prefix.push(0u64);
-            for &id in &self.example_words[base..] {
-                let last = prefix.last().copied().unwrap_or(0);
-                prefix.push(last.wrapping_mul(BASE).wrapping_add(word_value(id)));
             }
             for start in 0..=count - n {
                 let key =
@@ -320,87 +394,128 @@ impl BenchmarkSet {
         let Some(&longest) = self.lengths.last() else {
             return;
         };
-        /// Ring of the last words; holds more than `MAX_NGRAM_WORDS + 1` prefix values.
-        const RING: usize = 128;
-        #[derive(Clone, Copy)]
-        struct Slot {
-            start: usize,
-            end: usize,
-            id: u32,
-            prefix: u64,
-        }
-        let mut ring = [Slot {
-            start: 0,
-            end: 0,
-            id: NONE,
-            prefix: 0,
-        }; RING];
+        let mut ring = [WindowWord::default(); RING];
         // Words seen (slot `k % RING` holds word k, 1-based; slot 0 starts as the empty prefix).
         let mut k = 0usize;
-        // Consecutive in-vocabulary words ending at word k.
+        // Consecutive possibly matchable words ending at word k.
         let mut run = 0usize;
+        // Windows whose keys are yet to be probed in the key filter, and the first word of the
+        // earliest one: they are probed together, so that their cache misses overlap.
+        let mut pending = [PendingWindow::default(); PENDING_WINDOWS];
+        let mut pending_len = 0;
+        let mut pending_first = usize::MAX;
+        let mut words = Words::new(text, self.mode);
         let mut word = String::new();
         let mut check = String::new();
-        for token in Tokens::new(text) {
-            word.clear();
-            normalize_token(self.mode, &text[token.clone()], &mut word);
-            let id = if word.is_empty() {
-                if self.mode == Mode::Gpt3 {
-                    continue;
-                }
-                NONE
-            } else {
-                let hash = xxh3_64(word.as_bytes());
-                self.vocabulary.get(&hash).copied().unwrap_or(NONE)
+        while let Some((token, hash)) = words.next_hashed(&mut word) {
+            let (hash, matchable) = match hash {
+                Some(hash) => (hash, self.word_filter.may_contain(hash)),
+                None if self.mode == Mode::Gpt3 => continue,
+                None => (0, false),
             };
+            // Half the words of web text are outside the vocabulary, at random: what follows is
+            // computed without branching on it, a word that cannot match resetting the run and the
+            // prefix values.
             let previous = ring[k % RING].prefix;
             k += 1;
-            let value = if id == NONE { 0 } else { word_value(id) };
-            ring[k % RING] = Slot {
+            // Slot `k % RING` is about to drop word `k - RING`.
+            if pending_first.saturating_add(RING) <= k {
+                self.probe_windows(text, &ring, &pending[..pending_len], &mut check, hits);
+                pending_len = 0;
+                pending_first = usize::MAX;
+            }
+            let prefix = previous.wrapping_mul(BASE).wrapping_add(hash) * u64::from(matchable);
+            ring[k % RING] = WindowWord {
                 start: token.start,
                 end: token.end,
-                id,
-                prefix: previous.wrapping_mul(BASE).wrapping_add(value),
+                hash,
+                prefix,
             };
-            if id == NONE {
-                run = 0;
-                continue;
-            }
-            run = (run + 1).min(longest);
+            run = (run + 1).min(longest) * usize::from(matchable);
             for &n in &self.lengths {
                 if n > run {
                     break;
                 }
-                let key = ring[k % RING]
-                    .prefix
-                    .wrapping_sub(ring[(k - n) % RING].prefix.wrapping_mul(self.powers[n]));
-                let first = k + 1 - n;
-                let Some(ngram) = self.lookup(key, n, |j| ring[(first + j) % RING].id) else {
-                    continue;
-                };
-                let same_words = (first..=k).all(|j| {
-                    let slot = ring[j % RING];
-                    check.clear();
-                    normalize_token(self.mode, &text[slot.start..slot.end], &mut check);
-                    self.words
-                        .get(slot.id as usize)
-                        .is_some_and(|known| **known == *check)
-                });
-                if same_words {
-                    hits.push(Hit {
-                        start: ring[first % RING].start,
-                        end: token.end,
-                        ngram,
-                    });
+                if pending_len == PENDING_WINDOWS {
+                    self.probe_windows(text, &ring, &pending, &mut check, hits);
+                    pending_len = 0;
+                    pending_first = usize::MAX;
                 }
+                let first = k + 1 - n;
+                pending[pending_len] = PendingWindow {
+                    key: prefix
+                        .wrapping_sub(ring[(first - 1) % RING].prefix.wrapping_mul(self.powers[n])),
+                    first,
+                    n,
+                };
+                pending_len += 1;
+                pending_first = pending_first.min(first);
             }
         }
+        self.probe_windows(text, &ring, &pending[..pending_len], &mut check, hits);
         hits.sort_unstable();
     }
 
-    /// The id of the word `word`, added to the vocabulary if new.
-    fn intern(&mut self, word: &str) -> Result<u32, NgramError> {
-        let hash = xxh3_64(word.as_bytes());
+    /// Adds to `hits` the registered n-grams among the `pending` windows of the document `text`, whose
+    /// words are in `ring` (see [`BenchmarkSet::find_into`]).
+    fn probe_windows(
+        &self,
+        text: &str,
+        ring: &[WindowWord; RING],
+        pending: &[PendingWindow],
+        check: &mut String,
+        hits: &mut Vec<Hit>,
+    ) {
+        // All the filter's words first, in a loop without branches, so that their loads overlap.
+        let mut filter_words = [0u64; PENDING_WINDOWS];
+        for (word, window) in filter_words.iter_mut().zip(pending) {
+            *word = self.key_filter.word_of(window.key);
+        }
+        for (window, &word) in pending.iter().zip(&filter_words) {
+            if !self.key_filter.word_contains(word, window.key) {
+                continue;
+            }
+            let at = |j: usize| ring[(window.first + j) % RING];
+            if let Some(ngram) = self.match_window(text, window.key, window.n, at, check) {
+                hits.push(Hit {
+                    start: at(0).start,
+                    end: at(window.n - 1).end,
+                    ngram,
+                });
+            }
+        }
+    }
+
+    /// The registered n-gram with `key` whose `n` words are the document's words `window(0..n)` of
+    /// `text`, if any. The words are mapped to ids by their hashes, and the ids of a found n-gram are
+    /// confirmed by comparing the words' text (normalised again into `check`).
+    fn match_window(
+        &self,
+        text: &str,
+        key: u64,
+        n: usize,
+        window: impl Fn(usize) -> WindowWord,
+        check: &mut String,
+    ) -> Option<u32> {
+        let mut ids = [NONE; MAX_NGRAM_WORDS];
+        for (j, id) in ids.iter_mut().enumerate().take(n) {
+            *id = *self.vocabulary.get(&window(j).hash)?;
+        }
+        let ngram = self.lookup(key, n, |j| ids.get(j).copied().unwrap_or(NONE))?;
+        let same_words = ids.iter().take(n).enumerate().all(|(j, &id)| {
+            let token = window(j);
+            let mut words = Words::new(text.get(token.start..token.end).unwrap_or(""), self.mode);
+            words.next_into(check).is_some()
+                && self
+                    .words
+                    .get(id as usize)
+                    .is_some_and(|known| **known == **check)
+        });
+        same_words.then_some(ngram)
+    }
+
+    /// The id of the word `word` (whose [`word_hash`] is `hash`), added to the vocabulary if new.
+    fn intern(&mut self, word: &str, hash: u64) -> Result<u32, NgramError> {
         if let Some(&id) = self.vocabulary.get(&hash) {
             return match self.words.get(id as usize) {
                 Some(known) if **known == *word => Ok(id),
@@ -506,6 +621,36 @@ impl BenchmarkSet {
     }
 }
 
+/// Size of [`BenchmarkSet::find_into`]'s ring of recent words, a power of two: it holds the words of
+/// the windows waiting to be probed, and more than `MAX_NGRAM_WORDS + 1` prefix values.
+const RING: usize = 256;
+
+/// How many windows [`BenchmarkSet::find_into`] probes in the key filter at once, at most.
+const PENDING_WINDOWS: usize = 64;
+
+/// A window of [`BenchmarkSet::find_into`] whose key is yet to be probed in the key filter.
+#[derive(Debug, Clone, Copy, Default)]
+struct PendingWindow {
+    /// The window's n-gram key.
+    key: u64,
+    /// Its first word (1-based, as counted in `find_into`).
+    first: usize,
+    /// Its length in words.
+    n: usize,
+}
+
+/// One word of the document in [`BenchmarkSet::find_into`]'s ring of recent words.
+#[derive(Debug, Clone, Copy, Default)]
+struct WindowWord {
+    /// Byte range of the word's token in the document.
+    start: usize,
+    end: usize,
+    /// [`word_hash`] of the word.
+    hash: u64,
+    /// The prefix value of the n-gram keys up to and including this word.
+    prefix: u64,
+}
+
 /// Hasher for keys that are already uniform 64-bit values (word hashes, n-gram keys): hashing them
 /// again would only cost time.
 #[derive(Debug, Clone, Copy, Default)]
@@ -531,7 +676,7 @@ impl Hasher for PrehashedU64 {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::{BenchmarkSet, Hit, NgramError, choose_n};
+    use super::{BenchmarkSet, FILTER_BITS_PER_HASH, HashFilter, Hit, NgramError, choose_n};
     use crate::normalize::Mode;
 
     fn words(count: usize) -> String {
@@ -703,6 +848,28 @@ mod tests {
         set.find_into("nothing here", &mut buffer);
         assert!(buffer.is_empty());
         assert!(BenchmarkSet::new(Mode::Gpt3).find(&document).is_empty());
+    }
+
+    #[test]
+    fn hash_filters_hold_every_member_and_few_others() {
+        // SplitMix64-style sequence: uniform hashes, as the filter expects.
+        let hash = |i: u32| {
+            let z = u64::from(i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z ^ (z >> 31)
+        };
+        let filter = HashFilter::new((0..10_000).map(hash));
+        assert!((0..10_000).map(hash).all(|h| filter.may_contain(h)));
+        let false_positives = (10_000..110_000)
+            .map(hash)
+            .filter(|&h| filter.may_contain(h))
+            .count();
+        assert!(
+            false_positives <= 100_000 / FILTER_BITS_PER_HASH,
+            "{false_positives}"
+        );
+        let empty = HashFilter::new(std::iter::empty());
+        assert!(!(0..1000).map(hash).any(|h| empty.may_contain(h)));
     }
 
     #[test]

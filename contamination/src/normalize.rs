@@ -14,11 +14,14 @@
 //!
 //! Both split on whitespace as Python's `str.split()` and `re`'s `\S+` do (Unicode `White_Space` plus
 //! U+001C–U+001F). The tokenizer and the per-token rules here are the only ones in the crate: the
-//! benchmark side and the training side both go through [`normalize_token`].
+//! benchmark side and the training side both go through [`Words`], which tokenizes and normalises in one
+//! pass, ASCII bytes through a per-mode table.
 
 use std::fmt;
 use std::ops::Range;
 use std::str::FromStr;
+
+use xxhash_rust::xxh3::xxh3_64;
 
 use crate::benchmark::UnknownChoice;
 
@@ -89,10 +92,15 @@ pub struct Gpt3Word {
 /// assert_eq!(words, ["dont", "stop", "now"]);
 /// ```
 pub fn gpt3_words(text: &str) -> impl Iterator<Item = Gpt3Word> + '_ {
-    Tokens::new(text).filter_map(|bytes| {
-        let mut word = String::new();
-        normalize_token(Mode::Gpt3, &text[bytes.clone()], &mut word);
-        (!word.is_empty()).then_some(Gpt3Word { text: word, bytes })
+    let mut words = Words::new(text, Mode::Gpt3);
+    std::iter::from_fn(move || {
+        loop {
+            let mut word = String::new();
+            let bytes = words.next_into(&mut word)?;
+            if !word.is_empty() {
+                return Some(Gpt3Word { text: word, bytes });
+            }
+        }
     })
 }
 
@@ -105,9 +113,8 @@ pub fn gpt3_words(text: &str) -> impl Iterator<Item = Gpt3Word> + '_ {
 pub fn janitor_normalize(text: &str) -> String {
     let mut joined = String::with_capacity(text.len());
     let mut word = String::new();
-    for token in Tokens::new(text) {
-        word.clear();
-        normalize_token(Mode::Janitor, &text[token], &mut word);
+    let mut words = Words::new(text, Mode::Janitor);
+    while words.next_into(&mut word).is_some() {
         if !word.is_empty() {
             if !joined.is_empty() {
                 joined.push(' ');
@@ -121,55 +128,54 @@ pub fn janitor_normalize(text: &str) -> String {
 /// Number of words in `text` under `mode`: the tokens that keep at least one character.
 pub(crate) fn word_count(text: &str, mode: Mode) -> usize {
     let mut word = String::new();
-    Tokens::new(text)
-        .filter(|token| {
-            word.clear();
-            normalize_token(mode, &text[token.clone()], &mut word);
-            !word.is_empty()
-        })
-        .count()
+    let mut words = Words::new(text, mode);
+    let mut count = 0;
+    while words.next_into(&mut word).is_some() {
+        count += usize::from(!word.is_empty());
+    }
+    count
 }
 
-/// Appends the normalised form of one whitespace-free `token` to `out` (see [`Mode`]); appends nothing
-/// when no character survives.
-pub(crate) fn normalize_token(mode: Mode, token: &str, out: &mut String) {
-    // Most tokens of English text are ASCII: byte at a time, without decoding characters.
-    if token.is_ascii() {
-        let bytes = token.bytes();
-        match mode {
-            Mode::Gpt3 => out.extend(
-                bytes
-                    .filter(u8::is_ascii_alphanumeric)
-                    .map(|b| char::from(b.to_ascii_lowercase())),
-            ),
-            Mode::Janitor => out.extend(
-                bytes
-                    .filter(|b| !b.is_ascii_punctuation())
-                    .map(|b| char::from(b.to_ascii_lowercase())),
-            ),
-        }
-        return;
-    }
-    match mode {
-        Mode::Gpt3 => {
-            for c in token.chars() {
-                if c.is_ascii() {
-                    if c.is_ascii_alphanumeric() {
-                        out.push(c.to_ascii_lowercase());
-                    }
-                } else {
-                    out.extend(c.to_lowercase().filter(|c| c.is_alphanumeric()));
-                }
-            }
-        }
-        Mode::Janitor => out.extend(
-            token
-                .chars()
-                .filter(|c| !c.is_ascii_punctuation())
-                .map(|c| c.to_ascii_lowercase()),
-        ),
-    }
+/// What an ASCII byte is to [`Words`] under one [`Mode`]; every byte of 0x80 and above is
+/// [`ByteClass::NonAscii`], the first byte of a character decoded and classified whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ByteClass {
+    /// Part of the word (`A`–`Z` lowercased).
+    Keep,
+    /// Part of the token, deleted from the word.
+    Delete,
+    /// Whitespace: ends a token.
+    Space,
+    /// The first byte of a non-ASCII character.
+    NonAscii,
 }
+
+/// The class of every byte under `mode` (see [`Mode`] and [`is_ascii_python_whitespace`]).
+const fn byte_classes(mode: Mode) -> [ByteClass; 256] {
+    let mut classes = [ByteClass::NonAscii; 256];
+    let mut byte = 0u8;
+    while byte.is_ascii() {
+        let kept = match mode {
+            Mode::Gpt3 => byte.is_ascii_alphanumeric(),
+            Mode::Janitor => !byte.is_ascii_punctuation(),
+        };
+        classes[byte as usize] = if is_ascii_python_whitespace(byte) {
+            ByteClass::Space
+        } else if kept {
+            ByteClass::Keep
+        } else {
+            ByteClass::Delete
+        };
+        byte += 1;
+    }
+    classes
+}
+
+/// [`byte_classes`] of [`Mode::Gpt3`].
+static GPT3_BYTES: [ByteClass; 256] = byte_classes(Mode::Gpt3);
+
+/// [`byte_classes`] of [`Mode::Janitor`].
+static JANITOR_BYTES: [ByteClass; 256] = byte_classes(Mode::Janitor);
 
 /// Whether Python's `str.isspace()` holds for `c`: Unicode `White_Space` plus the ASCII information
 /// separators U+001C–U+001F, which Python also splits on.
@@ -179,68 +185,281 @@ fn is_python_whitespace(c: char) -> bool {
 
 /// [`is_python_whitespace`] for one ASCII byte: tab, line feed, vertical tab, form feed, carriage
 /// return, U+001C–U+001F and space.
-fn is_ascii_python_whitespace(byte: u8) -> bool {
+const fn is_ascii_python_whitespace(byte: u8) -> bool {
     matches!(byte, b'\t'..=b'\r' | 0x1c..=0x1f | b' ')
 }
 
-/// Byte ranges of the maximal runs of non-whitespace characters in a text, as Python's `re.finditer(r"\S+")`
-/// finds them. ASCII bytes are classified without decoding, which keeps the hot loop byte-at-a-time on
-/// English text.
-pub(crate) struct Tokens<'a> {
+/// The hash of a normalised word, by which both sides of the matcher look words up. A word of up to 16
+/// bytes (nearly every word) is hashed from its bytes as two little-endian 64-bit lanes, zero-padded
+/// ([`short_word_hash`]), which lets [`Words::next_hashed`] hash a plain token straight from the text; a
+/// longer one with xxh3-64.
+pub(crate) fn word_hash(word: &str) -> u64 {
+    let bytes = word.as_bytes();
+    let mut lanes = [0u8; 16];
+    match lanes.get_mut(..bytes.len()) {
+        Some(prefix) => prefix.copy_from_slice(bytes),
+        None => return xxh3_64(bytes),
+    }
+    let (low, high) = lanes.split_at(8);
+    let lane = |lane: &[u8]| <[u8; 8]>::try_from(lane).map_or(0, u64::from_le_bytes);
+    short_word_hash(lane(low), lane(high), bytes.len())
+}
+
+/// [`word_hash`] of a word of `len` (at most 16) bytes held in two little-endian lanes, zero-padded: the
+/// 128-bit product of the lanes folded to 64 bits (wyhash's mixing step), then MurmurHash3's `fmix64`
+/// so that every bit of the result depends on every input bit.
+fn short_word_hash(low: u64, high: u64, len: usize) -> u64 {
+    // The top byte of each seed is 0xff, which UTF-8 text never holds, so neither factor is zero (the
+    // length only touches the low byte).
+    const SEED_LOW: u64 = 0xff51_afd7_ed55_8ccd;
+    const SEED_HIGH: u64 = 0xffc4_ceb9_fe1a_85ec;
+    let product = u128::from(low ^ SEED_LOW) * u128::from(high ^ SEED_HIGH ^ len as u64);
+    let mut hash = (product as u64) ^ ((product >> 64) as u64);
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    hash ^ (hash >> 33)
+}
+
+/// Eight byte lanes in one 64-bit word (SWAR): the low seven bits of every lane set.
+const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+/// The high bit of every lane.
+const HIGH: u64 = 0x8080_8080_8080_8080;
+/// One in every lane.
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// The high bit of every lane of `lanes` whose low seven bits lie in `lo..=hi` (both below 0x80):
+/// adding `0x80 - lo` sets it from `lo` up, adding `0x7f - hi` sets it above `hi`, and no lane carries
+/// into the next.
+fn lanes_in_range(lanes: u64, lo: u8, hi: u8) -> u64 {
+    let low = lanes & LOW7;
+    let from = low + ONES * u64::from(0x80 - lo);
+    let above = low + ONES * u64::from(0x7f - hi);
+    from & !above & HIGH
+}
+
+/// The high bit of every lane of `chunk` (eight bytes, little-endian) that is not an ASCII letter or
+/// digit, the other bits zero.
+fn not_alphanumeric(chunk: u64) -> u64 {
+    // `| 0x20` maps `A`–`Z` onto `a`–`z` and nothing else into that range.
+    let alphanumeric =
+        lanes_in_range(chunk | (ONES * 0x20), b'a', b'z') | lanes_in_range(chunk, b'0', b'9');
+    // A lane with its high bit set is not ASCII.
+    !(alphanumeric & !chunk) & HIGH
+}
+
+/// The high bit of every lane of `chunk` equal to `byte`.
+fn lanes_equal(chunk: u64, byte: u8) -> u64 {
+    let zero_where_equal = chunk ^ (ONES * u64::from(byte));
+    // A lane's high bit ends up set iff neither its low seven bits (which `+ LOW7` carries out of) nor
+    // its high bit are set; nothing carries between lanes.
+    !(((zero_where_equal & LOW7) + LOW7) | zero_where_equal | LOW7)
+}
+
+/// `chunk` with the ASCII letters of its lanes lowercased, other lanes as they are.
+fn ascii_lowercase(chunk: u64) -> u64 {
+    chunk | ((lanes_in_range(chunk, b'A', b'Z') & !chunk) >> 2)
+}
+
+/// The whitespace-delimited tokens of a text (the maximal runs of non-whitespace characters, as Python's
+/// `re.finditer(r"\S+")` finds them), each normalised into its word in the same pass.
+///
+/// This is the crate's one tokenizer: the benchmark side and the training side both read words through
+/// it. ASCII bytes cost one lookup in a per-mode table each; only non-ASCII characters are decoded.
+pub(crate) struct Words<'a> {
     text: &'a str,
     at: usize,
+    mode: Mode,
+    classes: &'static [ByteClass; 256],
 }
 
-impl<'a> Tokens<'a> {
-    /// Tokens of `text`, from its start.
-    pub(crate) fn new(text: &'a str) -> Self {
-        Self { text, at: 0 }
-    }
-
-    /// Whether the character at `at` is whitespace, and its length in bytes (1 past the end).
-    fn classify(&self, at: usize) -> (bool, usize) {
-        match self.text.as_bytes().get(at) {
-            Some(&byte) if byte.is_ascii() => (is_ascii_python_whitespace(byte), 1),
-            _ => self
-                .text
-                .get(at..)
-                .and_then(|rest| rest.chars().next())
-                .map_or((false, 1), |c| (is_python_whitespace(c), c.len_utf8())),
+impl<'a> Words<'a> {
+    /// The words of `text` under `mode`, from its start.
+    pub(crate) fn new(text: &'a str, mode: Mode) -> Self {
+        let classes = match mode {
+            Mode::Gpt3 => &GPT3_BYTES,
+            Mode::Janitor => &JANITOR_BYTES,
+        };
+        Self {
+            text,
+            at: 0,
+            mode,
+            classes,
         }
     }
-}
 
-impl Iterator for Tokens<'_> {
-    type Item = Range<usize>;
+    /// The byte range of the next token, with its word written to `word` (cleared first); `None` after
+    /// the last token. The word is empty when no character of the token survives normalisation.
+    #[inline]
+    pub(crate) fn next_into(&mut self, word: &mut String) -> Option<Range<usize>> {
+        word.clear();
+        let start = self.skip_whitespace()?;
+        let bytes = self.text.as_bytes();
+        let mut at = start;
+        // The word is built from runs of the token copied whole (`kept..at`), lowercased at the end:
+        // only deleted bytes and characters the mode changes interrupt a run.
+        let mut kept = at;
+        loop {
+            // Letters and digits are the common case, and kept in both modes: eight bytes at a time.
+            while let Some(chunk) = bytes
+                .get(at..at + 8)
+                .and_then(|c| <[u8; 8]>::try_from(c).ok())
+            {
+                let others = not_alphanumeric(u64::from_le_bytes(chunk));
+                if others != 0 {
+                    at += (others.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                at += 8;
+            }
+            // Other kept bytes, and the last few of the text: one table lookup each.
+            while let Some(&byte) = bytes.get(at)
+                && self.classes[usize::from(byte)] == ByteClass::Keep
+            {
+                at += 1;
+            }
+            let Some(&byte) = bytes.get(at) else {
+                break;
+            };
+            match self.classes[usize::from(byte)] {
+                ByteClass::Keep => at += 1,
+                ByteClass::Delete => {
+                    word.push_str(self.text.get(kept..at).unwrap_or_default());
+                    at += 1;
+                    kept = at;
+                }
+                ByteClass::Space => break,
+                ByteClass::NonAscii => {
+                    // `at` is always on a character boundary; past the end is the only other case.
+                    let Some(c) = self.char_at(at) else {
+                        at = bytes.len();
+                        break;
+                    };
+                    if is_python_whitespace(c) {
+                        break;
+                    }
+                    if self.mode == Mode::Gpt3 {
+                        word.push_str(self.text.get(kept..at).unwrap_or_default());
+                        word.extend(c.to_lowercase().filter(|c| c.is_alphanumeric()));
+                        at += c.len_utf8();
+                        kept = at;
+                    } else {
+                        // The Janitor keeps every non-ASCII character as it is.
+                        at += c.len_utf8();
+                    }
+                }
+            }
+        }
+        word.push_str(self.text.get(kept..at).unwrap_or_default());
+        // Lowercasing ASCII is all the copied runs need, and it leaves the characters the mode
+        // already normalised as they are (their lowercase forms are lowercase).
+        word.make_ascii_lowercase();
+        self.at = at;
+        Some(start..at)
+    }
 
-    fn next(&mut self) -> Option<Range<usize>> {
+    /// The byte range of the next token and the [`word_hash`] of its word (`None` when the word is
+    /// empty); `None` after the last token. A plain token, up to 15 bytes that the mode keeps or only
+    /// lowercases ([`Words::not_plain`]) followed by nothing but deleted bytes (a word and its trailing
+    /// punctuation), is hashed straight from the text; any other is normalised into `word` by
+    /// [`Words::next_into`] and hashed from there.
+    #[inline]
+    pub(crate) fn next_hashed(&mut self, word: &mut String) -> Option<(Range<usize>, Option<u64>)> {
+        let start = self.skip_whitespace()?;
+        if let Some(plain) = self.plain_token(start) {
+            return Some(plain);
+        }
+        let range = self.next_into(word)?;
+        Some((range, (!word.is_empty()).then(|| word_hash(word))))
+    }
+
+    /// [`Words::next_hashed`] for a plain token at `start`, read as two 8-byte lanes; `None`, reading
+    /// nothing, when the token is not plain or fewer than 16 bytes are left.
+    #[inline]
+    fn plain_token(&mut self, start: usize) -> Option<(Range<usize>, Option<u64>)> {
+        let bytes = self.text.as_bytes();
+        let lane = |from: usize| {
+            bytes
+                .get(from..from + 8)
+                .and_then(|lane| <[u8; 8]>::try_from(lane).ok())
+                .map(u64::from_le_bytes)
+        };
+        let (low, high) = (lane(start)?, lane(start + 8)?);
+        let others = u128::from(self.not_plain(low)) | u128::from(self.not_plain(high)) << 64;
+        let len = (others.trailing_zeros() / 8) as usize;
+        if len == 0 || len >= 16 {
+            return None;
+        }
+        let mut end = start + len;
+        while let Some(&byte) = bytes.get(end) {
+            match self.classes[usize::from(byte)] {
+                ByteClass::Delete => end += 1,
+                ByteClass::Space => break,
+                ByteClass::Keep | ByteClass::NonAscii => return None,
+            }
+        }
+        // The word's bytes, lowercased, with the lanes past its end zeroed.
+        let first = |lane: u64, n: usize| match n {
+            0 => 0,
+            1..8 => lane & ((1 << (8 * n)) - 1),
+            _ => lane,
+        };
+        let low = ascii_lowercase(first(low, len));
+        let high = ascii_lowercase(first(high, len.saturating_sub(8)));
+        self.at = end;
+        Some((start..end, Some(short_word_hash(low, high, len))))
+    }
+
+    /// The high bit of every lane of `chunk` (eight bytes, little-endian) that cannot be part of a plain
+    /// token's word, the other bits zero. ASCII letters and digits can in both modes; in
+    /// [`Mode::Janitor`], which keeps non-ASCII characters as they are, so can the bytes of non-ASCII
+    /// characters, except the lead bytes of the non-ASCII whitespace characters (0xc2: U+0085, U+00A0;
+    /// 0xe1: U+1680; 0xe2: U+2000–U+205F; 0xe3: U+3000), which [`Words::next_into`] decodes instead.
+    #[inline]
+    fn not_plain(&self, chunk: u64) -> u64 {
+        let mut plain = !not_alphanumeric(chunk) & HIGH;
+        if self.mode == Mode::Janitor {
+            let maybe_space = [0xc2, 0xe1, 0xe2, 0xe3]
+                .into_iter()
+                .fold(0, |found, lead| found | lanes_equal(chunk, lead));
+            plain |= chunk & HIGH & !maybe_space;
+        }
+        !plain & HIGH
+    }
+
+    /// Moves past whitespace to the next token and returns its start; `None` at the end of the text.
+    #[inline]
+    fn skip_whitespace(&mut self) -> Option<usize> {
         let bytes = self.text.as_bytes();
         let mut at = self.at;
-        let mut start = None;
-        while let Some(&byte) = bytes.get(at) {
-            let (space, width) = if byte.is_ascii() {
-                (is_ascii_python_whitespace(byte), 1)
-            } else {
-                self.classify(at)
+        loop {
+            let Some(&byte) = bytes.get(at) else {
+                self.at = at;
+                return None;
             };
-            match (space, start) {
-                (true, Some(start)) => {
-                    self.at = at;
-                    return Some(start..at);
-                }
-                (false, None) => start = Some(at),
-                _ => {}
+            match self.classes[usize::from(byte)] {
+                ByteClass::Space => at += 1,
+                ByteClass::NonAscii => match self.char_at(at) {
+                    Some(c) if is_python_whitespace(c) => at += c.len_utf8(),
+                    _ => break,
+                },
+                ByteClass::Keep | ByteClass::Delete => break,
             }
-            at += width;
         }
         self.at = at;
-        start.map(|start| start..at)
+        Some(at)
+    }
+
+    /// The character starting at byte `at`, if `at` is a character boundary before the end.
+    fn char_at(&self, at: usize) -> Option<char> {
+        self.text.get(at..).and_then(|rest| rest.chars().next())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Mode, Tokens, gpt3_words, janitor_normalize, word_count};
+    use super::{Mode, Words, gpt3_words, janitor_normalize, word_count, word_hash};
 
     fn words(text: &str) -> Vec<String> {
         gpt3_words(text).map(|word| word.text).collect()
@@ -269,14 +488,111 @@ mod tests {
         assert_eq!(ranges, ["«Café»,", "he", "said."]);
     }
 
+    /// The token ranges and words of `text` under `mode`.
+    fn scan(text: &str, mode: Mode) -> Vec<(&str, String)> {
+        let mut words = Words::new(text, mode);
+        let mut word = String::new();
+        std::iter::from_fn(|| {
+            let range = words.next_into(&mut word)?;
+            Some((&text[range], word.clone()))
+        })
+        .collect()
+    }
+
     #[test]
     fn tokens_split_on_python_whitespace_only() {
         let text = "a\u{1c}b\u{85}c\u{200b}d\u{2028}e\x0bf \u{3000} g";
-        let tokens: Vec<&str> = Tokens::new(text).map(|range| &text[range]).collect();
+        let tokens: Vec<&str> = scan(text, Mode::Janitor)
+            .into_iter()
+            .map(|(token, _)| token)
+            .collect();
         // U+200B ZERO WIDTH SPACE is not whitespace for Python (or Unicode).
         assert_eq!(tokens, ["a", "b", "c\u{200b}d", "e", "f", "g"]);
-        assert_eq!(Tokens::new("  \t\n").count(), 0);
-        assert_eq!(Tokens::new("").count(), 0);
+        assert!(scan("  \t\n", Mode::Gpt3).is_empty());
+        assert!(scan("", Mode::Janitor).is_empty());
+    }
+
+    /// The rules of the module documentation, one character at a time with no byte tables.
+    fn reference(text: &str, mode: Mode) -> Vec<(&str, String)> {
+        text.split(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
+            .filter(|token| !token.is_empty())
+            .map(|token| {
+                let word = match mode {
+                    Mode::Gpt3 => token
+                        .chars()
+                        .flat_map(char::to_lowercase)
+                        .filter(|c| c.is_alphanumeric())
+                        .collect(),
+                    Mode::Janitor => token
+                        .chars()
+                        .filter(|c| !c.is_ascii_punctuation())
+                        .map(|c| c.to_ascii_lowercase())
+                        .collect(),
+                };
+                (token, word)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn byte_tables_agree_with_the_character_rules() {
+        let ascii: String = (0u8..128).map(char::from).collect();
+        let texts = [
+            ascii.clone(),
+            ascii.chars().rev().collect(),
+            ascii.replace(' ', "\u{a0}é"),
+            "Ǆ İstanbul ΣΑΣ «x» \u{85}ß\u{2029}Ⅻ ½ 東京 x\u{300}y — $5.99 \u{0}\u{1}".to_string(),
+        ];
+        for text in &texts {
+            for mode in [Mode::Gpt3, Mode::Janitor] {
+                assert_eq!(scan(text, mode), reference(text, mode), "{mode} {text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn hashed_tokens_match_the_hashes_of_their_words() {
+        let texts = [
+            "Plain words, digits 2024 and UPPER case. (Quoted) don't e-mail — end".to_string(),
+            "abcdefghijklmno abcdefghijklmnop abcdefghijklmnopq ABCDEFGHIJKLMNO, x!!! y?\t".to_string(),
+            "word,\u{a0}next word:\u{1}more Straße; Ünïcödé... 1234567890123456789 a\u{7f}b c".to_string(),
+            "Příliš žluťoučký kůň, ÚPĚL: Привет\u{2003}мир\u{3000}東京 don’t “quoted” a\u{85}b\u{1680}c x\u{2029}".to_string(),
+            "ĀĂĄĆĈĊČĎĐĒĔĖ Ā\u{a0}Ă, MYANMAR မြန်မာ ÀÁÂÃÄÅ ÀÁÂÃÄÅÆ. ÀÁÂÃÄÅÆÇ! end".to_string(),
+            (0..40).map(|i| format!("W{i}ord{i}.,")).collect::<Vec<_>>().join(" "),
+        ];
+        for text in &texts {
+            for mode in [Mode::Gpt3, Mode::Janitor] {
+                let mut hashed = Words::new(text, mode);
+                let mut words = Words::new(text, mode);
+                let (mut buffer, mut word) = (String::new(), String::new());
+                while let Some(range) = words.next_into(&mut word) {
+                    let expected = (!word.is_empty()).then(|| word_hash(&word));
+                    assert_eq!(
+                        hashed.next_hashed(&mut buffer),
+                        Some((range, expected)),
+                        "{mode} {word:?}"
+                    );
+                }
+                assert_eq!(hashed.next_hashed(&mut buffer), None);
+            }
+        }
+        // Words of up to 16 bytes and longer ones hash differently from their neighbours.
+        let hashes: Vec<u64> = [
+            "a",
+            "b",
+            "ab",
+            "ba",
+            "abcdefgh",
+            "abcdefghi",
+            "abcdefghijklmnopq",
+        ]
+        .iter()
+        .map(|word| word_hash(word))
+        .collect();
+        let mut distinct = hashes.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), hashes.len());
     }
 
     #[test]

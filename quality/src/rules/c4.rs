@@ -187,8 +187,10 @@ impl C4QualityFilter {
         for line in py_splitlines(text) {
             let line = py_strip(line);
             let max_len = c.max_word_length;
-            // A word of at most `max_len` bytes has at most `max_len` characters.
+            // A word of at most `max_len` bytes has at most `max_len` characters, and a word is no longer
+            // than its line.
             if max_len > 0
+                && line.len() > max_len
                 && py_split_whitespace(line).any(|w| w.len() > max_len && char_len(w) > max_len)
             {
                 continue;
@@ -208,7 +210,9 @@ impl C4QualityFilter {
             }
             // datatrove counts the words before removing the citations.
             if c.min_words_per_line > 0
-                && py_split_whitespace(original).count() < c.min_words_per_line
+                && py_split_whitespace(original)
+                    .nth(c.min_words_per_line - 1)
+                    .is_none()
             {
                 continue;
             }

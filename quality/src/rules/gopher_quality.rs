@@ -140,15 +140,25 @@ fn distinct_stop_words(words: &[String]) -> Vec<Box<str>> {
 pub struct GopherQualityFilter {
     config: GopherQualityConfig,
     stop_words: Vec<Box<str>>,
+    /// Whether some stop word starts with each byte, so that most words are ruled out without comparing.
+    stop_word_starts: [bool; 256],
 }
 
 impl GopherQualityFilter {
     /// The filter with `config` (checked with [`GopherQualityConfig::validate`] by the caller; an invalid
     /// config gives odd decisions, not a panic).
     pub fn new(config: &GopherQualityConfig) -> GopherQualityFilter {
+        let stop_words = distinct_stop_words(&config.stop_words);
+        let mut stop_word_starts = [false; 256];
+        for word in &stop_words {
+            if let Some(&b) = word.as_bytes().first() {
+                stop_word_starts[usize::from(b)] = true;
+            }
+        }
         GopherQualityFilter {
             config: config.clone(),
-            stop_words: distinct_stop_words(&config.stop_words),
+            stop_words,
+            stop_word_starts,
         }
     }
 
@@ -280,10 +290,10 @@ impl GopherQualityFilter {
         let mut found = vec![false; self.stop_words.len()];
         let wanted = self.config.min_stop_words;
         for word in words {
-            let (non_symbol, alpha) = if word.is_ascii() {
-                let class = word
-                    .bytes()
-                    .fold(0, |class, b| class | ASCII_CLASS[usize::from(b & 0x7f)]);
+            let class = word
+                .bytes()
+                .fold(0, |class, b| class | BYTE_CLASS[usize::from(b)]);
+            let (non_symbol, alpha) = if class & NON_ASCII == 0 {
                 (class & NON_SYMBOL != 0, class & ALPHA != 0)
             } else {
                 (
@@ -297,6 +307,10 @@ impl GopherQualityFilter {
             }
             counts.alpha_words += usize::from(alpha);
             if counts.stop_words < wanted
+                && word
+                    .as_bytes()
+                    .first()
+                    .is_some_and(|&b| self.stop_word_starts[usize::from(b)])
                 && let Some(i) = self.stop_words.iter().position(|s| **s == **word)
                 && !found[i]
             {
@@ -308,17 +322,21 @@ impl GopherQualityFilter {
     }
 }
 
-/// [`ASCII_CLASS`] bit: the character is not in datatrove's punctuation set.
+/// [`BYTE_CLASS`] bit: the character is not in datatrove's punctuation set.
 const NON_SYMBOL: u8 = 1;
-/// [`ASCII_CLASS`] bit: the character is a letter.
+/// [`BYTE_CLASS`] bit: the character is a letter.
 const ALPHA: u8 = 2;
+/// [`BYTE_CLASS`] bit: a byte of a character outside ASCII, which the table does not classify.
+const NON_ASCII: u8 = 4;
 
-/// [`NON_SYMBOL`] and [`ALPHA`] of each ASCII character, so that one pass over an ASCII word classifies it.
-static ASCII_CLASS: [u8; 128] = {
-    let mut table = [0; 128];
+/// [`NON_SYMBOL`] and [`ALPHA`] of each ASCII character, [`NON_ASCII`] for the other bytes, so that one
+/// pass over a word classifies it when it is ASCII.
+static BYTE_CLASS: [u8; 256] = {
+    let mut table = [NON_ASCII; 256];
     let mut b = 0;
     while b < 128 {
         let c = b as u8 as char;
+        table[b] = 0;
         if !is_ascii_datatrove_punctuation(c) {
             table[b] |= NON_SYMBOL;
         }
@@ -352,24 +370,23 @@ fn count_symbols(text: &str) -> SymbolCounts {
         hashes: 0,
         ellipses: 0,
     };
-    let mut dots = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == b'.' {
-            dots += 1;
-            continue;
-        }
-        counts.ellipses += dots / 3;
-        dots = 0;
-        match b {
+    // The end of the last run of dots counted: its later dots come up again and are skipped.
+    let mut dots_end = 0;
+    // U+2026 is E2 80 A6.
+    for i in memchr::memchr3_iter(b'#', b'.', 0xe2, bytes) {
+        match bytes[i] {
             b'#' => counts.hashes += 1,
-            // U+2026 is E2 80 A6.
+            b'.' if i >= dots_end => {
+                let run = bytes[i..].iter().take_while(|&&b| b == b'.').count();
+                counts.ellipses += run / 3;
+                dots_end = i + run;
+            }
             0xe2 if bytes.get(i + 1) == Some(&0x80) && bytes.get(i + 2) == Some(&0xa6) => {
                 counts.ellipses += 1
             }
             _ => {}
         }
     }
-    counts.ellipses += dots / 3;
     counts
 }
 
@@ -494,6 +511,24 @@ mod tests {
     fn ellipsis_ratio_counts_non_overlapping_dots() {
         assert_eq!(count_symbols("a.... b…c ...... #").ellipses, 4);
         assert_eq!(count_symbols("##.").hashes, 2);
+        // Python's `count`, on runs at the edges, `…` next to dots, and other characters starting with E2.
+        for (text, hashes, ellipses) in [
+            ("...", 0, 1),
+            ("..", 0, 0),
+            (".....", 0, 1),
+            ("......#.........", 1, 5),
+            ("…...…", 0, 3),
+            ("\u{2025}\u{2027}—…", 0, 1),
+            ("#…#", 2, 1),
+            ("", 0, 0),
+        ] {
+            let counts = count_symbols(text);
+            assert_eq!(
+                (counts.hashes, counts.ellipses),
+                (hashes, ellipses),
+                "{text}"
+            );
+        }
         // `house...` is two words, `house` and `...`: 100 words and k ellipses give k / (100 + k).
         let text = |k: usize| {
             let fillers: Vec<&str> = (0..98)

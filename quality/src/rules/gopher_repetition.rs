@@ -19,7 +19,7 @@ use std::cell::RefCell;
 
 use serde::{Deserialize, Serialize};
 
-use super::hashes::{HashedSet, KeySet, NgramTable, Prehashed, WordHashes};
+use super::hashes::{HashedSet, KeySet, NgramTable, Prehashed, UniqueStarts, WordHashes};
 use super::text::{char_len, py_strip};
 use super::words::split_into_words;
 use super::{check_ratio, reject};
@@ -242,6 +242,7 @@ impl GopherRepetitionFilter {
             hashes,
             counts,
             window_counts,
+            unique_starts,
             seen,
         } = scratch;
         hashes.fill(words, |w| if ascii { w.len() } else { char_len(w) });
@@ -277,12 +278,16 @@ impl GopherRepetitionFilter {
         }
 
         // No such shortcut for the repeated n-grams: they are compared joined without spaces, so a 2-gram
-        // can repeat ("ab cd", then "a bcd") where no word does.
+        // can repeat ("ab cd", then "a bcd") where no word does. What they share is the bytes each n-gram
+        // opens with, which rule most n-grams out for every n at once.
+        if c.dup_n_grams.iter().any(|&(n, _)| (1..=MAX_N).contains(&n)) {
+            unique_starts.fill(text, words);
+        }
         for &(n, frac) in &c.dup_n_grams {
             if n == 0 || n > MAX_N {
                 continue;
             }
-            let repeated = repeated_ngram_chars(hashes, n, seen);
+            let repeated = repeated_ngram_chars(hashes, n, unique_starts, seen);
             let value = repeated as f64 / text_chars;
             if value > frac {
                 return Err(reject(NAME, DUP_REASONS[n], value, frac));
@@ -306,6 +311,7 @@ struct NgramScratch {
     counts: NgramTable,
     /// The count of the n-gram at each position, for the last n counted.
     window_counts: Vec<u32>,
+    unique_starts: UniqueStarts,
     seen: KeySet,
 }
 
@@ -315,6 +321,7 @@ impl NgramScratch {
             hashes: WordHashes::default(),
             counts: NgramTable::new(0),
             window_counts: Vec::new(),
+            unique_starts: UniqueStarts::default(),
             seen: KeySet::new(),
         }
     }
@@ -360,7 +367,7 @@ fn split_at_newline_runs(s: &str, min_run: usize) -> impl Iterator<Item = &str> 
         let text = rest?;
         let bytes = text.as_bytes();
         let mut i = 0;
-        while let Some(offset) = bytes[i..].iter().position(|&b| b == b'\n') {
+        while let Some(offset) = memchr::memchr(b'\n', &bytes[i..]) {
             let start = i + offset;
             let run = bytes[start..].iter().take_while(|&&b| b == b'\n').count();
             if run >= min_run {
@@ -427,14 +434,20 @@ fn top_ngram_bound(hashes: &WordHashes, n: usize, m: usize, window_counts: &[u32
 }
 
 /// datatrove's `find_all_duplicate(words, n)`: scanning left to right, the characters of every n-gram (words
-/// joined with no separator) seen before, jumping past each one.
-fn repeated_ngram_chars(hashes: &WordHashes, n: usize, seen: &mut KeySet) -> usize {
+/// joined with no separator) seen before, jumping past each one. The n-grams `unique` skips equal no other,
+/// so they are neither repeats nor repeated later, and are passed over without hashing.
+fn repeated_ngram_chars(
+    hashes: &WordHashes,
+    n: usize,
+    unique: &UniqueStarts,
+    seen: &mut KeySet,
+) -> usize {
     let n_words = hashes.len();
     seen.reset((n_words + 1).saturating_sub(n));
     let mut repeated = 0;
     let mut start = 0;
     while start + n <= n_words {
-        if seen.insert(hashes.concat(start, start + n)) {
+        if unique.skips(hashes, start, start + n) || seen.insert(hashes.concat(start, start + n)) {
             start += 1;
         } else {
             repeated += hashes.chars(start, start + n);
@@ -626,26 +639,107 @@ mod tests {
         assert_eq!(top_ngram(&hashes, 3, &mut counts, None), (10, 2));
     }
 
+    /// [`repeated_ngram_chars`] of `words` (slices of `text`, or not), with its [`UniqueStarts`] filled as
+    /// the filter fills them.
+    fn repeated_in(text: &str, words: &[&str], n: usize, seen: &mut KeySet) -> usize {
+        let hashes = WordHashes::new(words, str::len);
+        let mut unique = UniqueStarts::default();
+        unique.fill(text, words);
+        repeated_ngram_chars(&hashes, n, &unique, seen)
+    }
+
+    fn repeated(words: &[&str], n: usize, seen: &mut KeySet) -> usize {
+        repeated_in("", words, n, seen)
+    }
+
     #[test]
     fn repeated_ngrams_jump_past_each_repeat() {
         let mut seen = KeySet::new();
         // "a b c d e" twice: the second occurrence (5 chars joined) is repeated.
         let words = ["a", "b", "c", "d", "e", "a", "b", "c", "d", "e"];
-        let hashes = WordHashes::new(&words, str::len);
-        assert_eq!(repeated_ngram_chars(&hashes, 5, &mut seen), 5);
+        assert_eq!(repeated(&words, 5, &mut seen), 5);
         let words = ["aa"; 6];
-        let hashes = WordHashes::new(&words, str::len);
         // n = 2: 0 new; 1 repeat (+4, to 3); 3 repeat (+4, to 5); stop.
-        assert_eq!(repeated_ngram_chars(&hashes, 2, &mut seen), 8);
+        assert_eq!(repeated(&words, 2, &mut seen), 8);
         // Joined without separator, "ab"+"c" repeats "a"+"bc".
         let words = ["a", "bc", "ab", "c"];
-        let hashes = WordHashes::new(&words, str::len);
-        assert_eq!(repeated_ngram_chars(&hashes, 2, &mut seen), 3);
+        assert_eq!(repeated(&words, 2, &mut seen), 3);
         // So a 2-gram can repeat where no word does.
         let words = ["ab", "cd", "a", "bcd"];
-        let hashes = WordHashes::new(&words, str::len);
-        assert_eq!(repeated_ngram_chars(&hashes, 1, &mut seen), 0);
-        assert_eq!(repeated_ngram_chars(&hashes, 2, &mut seen), 4);
+        assert_eq!(repeated(&words, 1, &mut seen), 0);
+        assert_eq!(repeated(&words, 2, &mut seen), 4);
+        // Also when the n-grams are longer than the bytes `UniqueStarts` compares.
+        let words = ["abcdefgh", "ijklmnopq", "x", "abcdefghijkl", "mnopq", "y"];
+        assert_eq!(repeated(&words, 2, &mut seen), 17);
+    }
+
+    /// datatrove's `find_all_duplicate`, on strings.
+    fn find_all_duplicate(words: &[&str], n: usize) -> usize {
+        let mut unique = std::collections::HashSet::new();
+        let (mut repeated, mut idx) = (0, 0);
+        while idx + n <= words.len() {
+            let ngram = words[idx..idx + n].concat();
+            if unique.contains(&ngram) {
+                repeated += ngram.len();
+                idx += n;
+            } else {
+                unique.insert(ngram);
+                idx += 1;
+            }
+        }
+        repeated
+    }
+
+    #[test]
+    fn repeated_ngrams_equal_datatrove_on_random_words() {
+        // Words cut from a few phrases at random places, so that n-grams repeat with and without the same
+        // word boundaries, shorter and longer than the bytes `UniqueStarts` compares.
+        let phrases = [
+            "abcdefghijklmnopqrstuvwxyz",
+            "abcabcabc",
+            "the cat sat",
+            "zz",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |bound: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % bound as u64) as usize
+        };
+        let mut seen = KeySet::new();
+        for _ in 0..300 {
+            let mut words: Vec<&str> = Vec::new();
+            while words.len() < 60 {
+                let phrase = phrases[next(phrases.len())];
+                let mut at = 0;
+                while at < phrase.len() {
+                    let len = 1 + next(6.min(phrase.len() - at));
+                    words.push(&phrase[at..at + len]);
+                    at += len;
+                }
+            }
+            // The same words as slices of a text, which `UniqueStarts` reads 16 bytes at a time.
+            let text = words.join(" ");
+            let mut rest = text.as_str();
+            let sliced: Vec<&str> = words
+                .iter()
+                .map(|word| {
+                    let (slice, after) = rest.split_at(word.len());
+                    rest = after.strip_prefix(' ').unwrap_or(after);
+                    slice
+                })
+                .collect();
+            for n in 1..=10 {
+                let expected = find_all_duplicate(&words, n);
+                assert_eq!(repeated(&words, n, &mut seen), expected, "{words:?} {n}");
+                assert_eq!(
+                    repeated_in(&text, &sliced, n, &mut seen),
+                    expected,
+                    "{words:?} {n}"
+                );
+            }
+        }
     }
 
     #[test]

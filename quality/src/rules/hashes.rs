@@ -195,6 +195,95 @@ impl KeySet {
     }
 }
 
+/// The bytes of the joined words that [`UniqueStarts`] compares at each word.
+pub(super) const START_KEY_LEN: usize = 16;
+
+/// The words at which the joined words (`"".join(words)`) open with [`START_KEY_LEN`] bytes that they open
+/// with at no other word. Two n-grams that are equal when joined open with the same bytes, so an n-gram
+/// that starts at such a word and whose joined words are at least that long equals no other n-gram, for any
+/// n: the repeated n-gram scans skip it without hashing it ([`Self::skips`]). Found with one saturating
+/// counter per bucket of the opening bytes' hash; two keys sharing a bucket only make a word look shared,
+/// never unique. Refilled for each document, so that its memory is allocated once per thread.
+#[derive(Default)]
+pub(super) struct UniqueStarts {
+    /// The bucket of each word's opening bytes.
+    buckets: Vec<u32>,
+    /// How many words fall in each bucket, saturating at 2.
+    counts: Vec<u8>,
+    /// Whether each word is alone in its bucket.
+    unique: Vec<bool>,
+}
+
+impl UniqueStarts {
+    /// Finds the words of `words` (slices of `text`, which is read past them, or not) at which the joined
+    /// words open with bytes that they open with at no other word.
+    pub(super) fn fill(&mut self, text: &str, words: &[&str]) {
+        let text_range = text.as_bytes().as_ptr_range();
+        let starts = words.len();
+        // About 8 buckets per word, so that few unique words share a bucket.
+        let size = (8 * starts).next_power_of_two().max(64);
+        let shift = 64 - size.trailing_zeros();
+        self.counts.clear();
+        self.counts.resize(size, 0);
+        self.buckets.clear();
+        self.buckets.resize(starts, 0);
+        // The opening bytes at each word, from the last word back: the word's own first bytes, then those at
+        // the next word (zeros past the last one).
+        let mut key = 0u128;
+        for (word, bucket) in words.iter().zip(self.buckets.iter_mut()).rev() {
+            let len = word.len();
+            key = if len >= START_KEY_LEN {
+                head(word.as_bytes(), text, &text_range)
+            } else {
+                head(word.as_bytes(), text, &text_range) & ((1 << (8 * len)) - 1) | key << (8 * len)
+            };
+            let mixed = (key as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (key >> 64) as u64;
+            *bucket = ((mixed ^ (mixed >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9) >> shift) as u32;
+            if let Some(count) = self.counts.get_mut(*bucket as usize) {
+                *count = (*count + 1).min(2);
+            }
+        }
+        self.unique.clear();
+        let counts = &self.counts;
+        self.unique.extend(
+            self.buckets
+                .iter()
+                .map(|&bucket| counts.get(bucket as usize) == Some(&1)),
+        );
+    }
+
+    /// Whether the n-gram of words `start..end` of `hashes` (those [`Self::fill`] saw) is certainly not
+    /// equal to another n-gram when joined.
+    #[inline]
+    pub(super) fn skips(&self, hashes: &WordHashes, start: usize, end: usize) -> bool {
+        self.unique.get(start).copied().unwrap_or(false)
+            && hashes.byte_len(start, end) >= START_KEY_LEN
+    }
+}
+
+/// The first [`START_KEY_LEN`] bytes from the start of `word` on, little-endian: one load from `text` (whose
+/// bytes span `text_range`) when `word` is a slice of it with that many bytes after its start, else
+/// `word`'s bytes alone (so bytes past a shorter word are zeros or the text's next bytes, which the caller
+/// masks).
+#[inline]
+fn head(word: &[u8], text: &str, text_range: &std::ops::Range<*const u8>) -> u128 {
+    let at = word.as_ptr();
+    if text_range.contains(&at) {
+        let offset = at as usize - text_range.start as usize;
+        if let Some(bytes) = text
+            .as_bytes()
+            .get(offset..offset + START_KEY_LEN)
+            .and_then(|bytes| <[u8; START_KEY_LEN]>::try_from(bytes).ok())
+        {
+            return u128::from_le_bytes(bytes);
+        }
+    }
+    word.iter()
+        .take(START_KEY_LEN)
+        .rev()
+        .fold(0, |head, &b| head << 8 | u128::from(b))
+}
+
 /// The modulus, 2^61 - 1.
 const P: u64 = (1 << 61) - 1;
 
@@ -364,6 +453,12 @@ impl WordHashes {
     /// `SEQ_BASE^n`, for [`Self::sequence`].
     pub(super) fn seq_pow(n: usize) -> u64 {
         pow_mod(SEQ_BASE, n as u64)
+    }
+
+    /// The bytes in words `start..end`.
+    #[inline]
+    pub(super) fn byte_len(&self, start: usize, end: usize) -> usize {
+        self.bytes[end] - self.bytes[start]
     }
 
     /// The characters in words `start..end`.

@@ -64,7 +64,11 @@ impl<'t> Iterator for PyLines<'t> {
         }
         let bytes = self.rest.as_bytes();
         let mut i = 0;
-        while i < bytes.len() {
+        while let Some(offset) = bytes[i..]
+            .iter()
+            .position(|&b| LINE_BREAK_START[usize::from(b)])
+        {
+            i += offset;
             let (brk, skip) = match bytes[i] {
                 b'\n' | 0x0b | 0x0c | 0x1c..=0x1e => (true, 1),
                 b'\r' => (
@@ -96,6 +100,17 @@ impl<'t> Iterator for PyLines<'t> {
         Some(line)
     }
 }
+
+/// The bytes that may start a line break of [`py_splitlines`].
+static LINE_BREAK_START: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(b, 0x0a..=0x0d | 0x1c..=0x1e | 0xc2 | 0xe2);
+        b += 1;
+    }
+    table
+};
 
 /// Whether `c` is in datatrove's `PUNCTUATION_SET` (ASCII punctuation, control characters and the terminal
 /// punctuation of many scripts): Gopher counts a word made only of these as a symbol.
@@ -188,16 +203,20 @@ pub(super) fn is_py_decimal(c: char) -> bool {
 /// Writes `line` lower-cased into `out` (replacing its contents), for finding ASCII phrases the way Python
 /// finds them in `line.lower()`: each character is lower-cased on its own, which differs from `str.lower()`
 /// only in the Greek final sigma, never in ASCII. A few non-ASCII characters lower-case to ASCII ones (the
-/// Kelvin sign to `k`).
+/// Kelvin sign to `k`). The other non-ASCII characters are left as they are: they lower-case to non-ASCII
+/// characters, which an ASCII phrase cannot match either way.
 pub(super) fn lowercase_into(line: &str, out: &mut String) {
     out.clear();
-    if line.is_ascii() {
+    if !line.is_ascii() && LOWER_TO_ASCII.iter().any(|&c| line.contains(c)) {
+        out.extend(line.chars().flat_map(char::to_lowercase));
+    } else {
         out.push_str(line);
         out.make_ascii_lowercase();
-    } else {
-        out.extend(line.chars().flat_map(char::to_lowercase));
     }
 }
+
+/// The characters outside ASCII whose lower case holds an ASCII character (see [`lowercase_into`]).
+const LOWER_TO_ASCII: [char; 2] = ['\u{130}', '\u{212a}'];
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -276,6 +295,13 @@ mod tests {
         // The Kelvin sign lower-cases to an ASCII k; İ to i and a combining dot.
         lowercase_into("Coo\u{212a}ies İ Ünï", &mut out);
         assert_eq!(out, "cookies i\u{307} ünï");
+        // Other characters outside ASCII stay as they are, and ASCII is lowered around them.
+        lowercase_into("Ünï JavaScript", &mut out);
+        assert_eq!(out, "Ünï javascript");
+        let lower_to_ascii: Vec<char> = ('\u{80}'..=char::MAX)
+            .filter(|c| c.to_lowercase().any(|l| l.is_ascii()))
+            .collect();
+        assert_eq!(lower_to_ascii, LOWER_TO_ASCII);
     }
 
     #[test]

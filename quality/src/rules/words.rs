@@ -3,6 +3,8 @@
 //! `Sentencizer`. This is a port of that tokenizer's algorithm (`spacy/tokenizer.pyx`: `_tokenize_affixes`,
 //! `_split_affixes`, `_attach_tokens`, `_apply_special_cases`) with its English prefix, suffix and infix
 //! rules and exception table ([`super::tables`]), over slices of the text with no allocation per word.
+//! Chunks of letters only or digits only (see [`plain_chars`]), and such a word followed by one punctuation
+//! mark, skip the general affix loop, with the same result.
 //!
 //! It reproduces spaCy token for token on the sample data (1.26 million tokens of web pages, books and
 //! wikitext, and random strings of punctuation, URLs and exceptions). Where it can differ:
@@ -19,8 +21,8 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 use super::hashes::Prehashed;
 use super::tables::{
-    ALPHA, ALPHA_LOWER, ALPHA_UPPER, CURRENCIES, DOT_SUFFIX_AFTER, ICONS, PREFIX_CHARS, QUOTES,
-    SENTENCE_PUNCT, SPECIAL_CASES, SUFFIX_CHARS, UNITS,
+    ALPHA, ALPHA_LOWER, ALPHA_UPPER, CURRENCIES, DOT_SUFFIX_AFTER, ICONS, PREFIX_CHARS,
+    PY_WHITESPACE, QUOTES, SENTENCE_PUNCT, SPECIAL_CASES, SUFFIX_CHARS, UNITS,
 };
 use super::text::{is_py_space, is_unicode_punct};
 
@@ -115,23 +117,23 @@ impl SentenceCounter {
 /// the text is cut into runs of space and non-space characters ("chunks"); a single `' '` after a chunk
 /// belongs to it, other runs of spaces are tokens of their own.
 pub(super) fn for_each_token<'t>(text: &'t str, mut emit: impl FnMut(&'t str, bool)) {
-    let Some(first) = text.chars().next() else {
-        return;
-    };
-    let mut tokenizer = Tokenizer::new(text);
-    let mut in_space = is_py_space(first);
-    let mut start = 0;
     let bytes = text.as_bytes();
+    if bytes.is_empty() {
+        return;
+    }
+    let plain = plain_chars();
+    let mut tokenizer = Tokenizer::new(text);
+    let (first_class, _) = char_class(text, 0, plain);
+    let mut in_space = first_class == SPACE;
+    // The classes of the current chunk's characters, OR-ed, and the same without its last character.
+    let (mut classes, mut classes_before_last) = (0, 0);
+    let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        let (c, len) = match bytes[i] {
-            b if b.is_ascii() => (char::from(b), 1),
-            _ => text[i..]
-                .chars()
-                .next()
-                .map_or((' ', 1), |c| (c, c.len_utf8())),
-        };
-        if is_py_space(c) == in_space {
+        let (class, len) = char_class(text, i, plain);
+        if (class == SPACE) == in_space {
+            classes_before_last = classes;
+            classes |= class;
             i += len;
             continue;
         }
@@ -141,11 +143,12 @@ pub(super) fn for_each_token<'t>(text: &'t str, mut emit: impl FnMut(&'t str, bo
                 tokenizer.flush(&mut emit);
                 emit(span, true);
             } else {
-                tokenizer.tokenize_chunk(span);
+                tokenizer.tokenize_chunk(span, classes, classes_before_last);
             }
         }
-        start = if c == ' ' { i + 1 } else { i };
+        start = if bytes[i] == b' ' { i + 1 } else { i };
         in_space = !in_space;
+        (classes, classes_before_last) = (class, 0);
         i += len;
     }
     if start < text.len() {
@@ -154,10 +157,102 @@ pub(super) fn for_each_token<'t>(text: &'t str, mut emit: impl FnMut(&'t str, bo
             tokenizer.flush(&mut emit);
             emit(span, true);
         } else {
-            tokenizer.tokenize_chunk(span);
+            tokenizer.tokenize_chunk(span, classes, classes_before_last);
         }
     }
     tokenizer.flush(&mut emit);
+}
+
+/// [`char_class`]: a space (Python's `str.isspace`).
+const SPACE: u8 = 1;
+/// [`char_class`]: an ASCII letter, or a character outside ASCII that no prefix, suffix or infix rule of
+/// spaCy's English tokenizer looks at (see [`plain_chars`]).
+const LETTER: u8 = 2;
+/// [`char_class`]: an ASCII digit.
+const DIGIT: u8 = 4;
+/// [`char_class`]: any other character.
+const OTHER: u8 = 8;
+
+/// [`char_class`] of each ASCII character.
+static ASCII_CLASS: [u8; 128] = {
+    let mut table = [OTHER; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        table[b] = if c.is_ascii_alphabetic() {
+            LETTER
+        } else if c.is_ascii_digit() {
+            DIGIT
+        } else if matches!(c, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' ') {
+            SPACE
+        } else {
+            OTHER
+        };
+        b += 1;
+    }
+    table
+};
+
+/// The class (one of [`SPACE`], [`LETTER`], [`DIGIT`], [`OTHER`]) and the length in bytes of the character
+/// at byte `i` of `text` (a char boundary), with `plain` from [`plain_chars`].
+#[inline(always)]
+fn char_class(text: &str, i: usize, plain: &[u64]) -> (u8, usize) {
+    match text.as_bytes()[i] {
+        b if b < 0x80 => (ASCII_CLASS[usize::from(b)], 1),
+        _ => non_ascii_class(text, i, plain),
+    }
+}
+
+/// [`char_class`] of a character outside ASCII.
+#[inline(never)]
+fn non_ascii_class(text: &str, i: usize, plain: &[u64]) -> (u8, usize) {
+    let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) else {
+        return (OTHER, 1);
+    };
+    let code = c as usize;
+    let class = if plain
+        .get(code >> 6)
+        .is_some_and(|bits| bits & (1 << (code & 63)) != 0)
+    {
+        LETTER
+    } else if is_py_space(c) {
+        SPACE
+    } else {
+        OTHER
+    };
+    (class, c.len_utf8())
+}
+
+/// A bit per code point of the Basic Multilingual Plane beyond ASCII: set for the characters that are no
+/// space and that spaCy's English prefix, suffix and infix rules never match or look at, except for the
+/// units after a digit (a chunk with an ASCII digit is never taken as plain). A chunk of such characters and
+/// ASCII letters is a single token unless it is an exception, as each rule needs some other character:
+/// prefixes and suffixes start or end with [`PREFIX_CHARS`], [`SUFFIX_CHARS`], an icon, `.`, `+`, `$`, a
+/// quote before `s`, or a unit after a digit; infixes start with an ASCII symbol, `…`, `–`, `—` or an icon.
+fn plain_chars() -> &'static [u64] {
+    static PLAIN: OnceLock<Vec<u64>> = OnceLock::new();
+    PLAIN.get_or_init(|| {
+        let mut bits = vec![u64::MAX; 0x10000 / 64];
+        let mut clear = |c: u32| {
+            if let Some(word) = bits.get_mut(c as usize >> 6) {
+                *word &= !(1 << (c & 63));
+            }
+        };
+        (0..0x80).for_each(&mut clear);
+        for &c in PY_WHITESPACE
+            .iter()
+            .chain(PREFIX_CHARS)
+            .chain(SUFFIX_CHARS)
+            .chain(QUOTES)
+            .chain(&['…', '–', '—', '°'])
+        {
+            clear(c as u32);
+        }
+        for &(lo, hi) in ICONS {
+            (lo as u32..=(hi as u32).min(0xffff)).for_each(&mut clear);
+        }
+        bits
+    })
 }
 
 /// spaCy's tokenizer over one text. Tokens are collected for a run of chunks separated by single spaces
@@ -192,19 +287,52 @@ impl<'t> Tokenizer<'t> {
         }
     }
 
-    /// Appends the tokens of `chunk` to the run (spaCy's `_tokenize`).
-    fn tokenize_chunk(&mut self, chunk: &'t str) {
+    /// Appends the tokens of `chunk` to the run (spaCy's `_tokenize`), given the [`char_class`]es of its
+    /// characters OR-ed together, with and without its last character.
+    fn tokenize_chunk(&mut self, chunk: &'t str, classes: u8, classes_before_last: u8) {
         if let Some(special) = special_case(chunk) {
             self.run.extend(special_pieces(chunk, special));
             return;
         }
-        // Plain words and numbers have no affix, infix or URL to find.
-        let bytes = chunk.as_bytes();
-        if bytes.iter().all(u8::is_ascii_alphabetic) || bytes.iter().all(u8::is_ascii_digit) {
+        // Plain words and numbers have no affix, infix or URL to find (see [`plain_chars`]).
+        if classes == LETTER || classes == DIGIT {
             self.run.push(chunk);
             return;
         }
+        if classes_before_last == LETTER && self.tokenize_word_and_suffix(chunk) {
+            return;
+        }
         self.tokenize_affixes(chunk, true);
+    }
+
+    /// [`Self::tokenize_affixes`] for the commonest chunk with an affix, a plain word (see [`plain_chars`])
+    /// and one ASCII punctuation mark (`word,`, `word.`), if `chunk` is one; whether it was. Such a chunk has
+    /// no prefix and no infix, and the word has no suffix, so the mark is the one suffix to strip (or, for a
+    /// `.` that spaCy does not split off, part of a single token); the word alone may be an exception.
+    fn tokenize_word_and_suffix(&mut self, chunk: &'t str) -> bool {
+        let Some((&mark, _)) = chunk.as_bytes().split_last() else {
+            return false;
+        };
+        if !(mark == b'.' || in_ascii_set(ASCII_SUFFIX_CHARS, char::from(mark))) {
+            return false;
+        }
+        let (word, suffix) = chunk.split_at(chunk.len() - 1);
+        // A mark but `.` is a suffix char, and no longer suffix can end in it after a plain word, which holds
+        // no digit for a unit to follow.
+        let suffix_len = if mark == b'.' { suffix_len(chunk) } else { 1 };
+        match suffix_len {
+            1 => {
+                match special_case(word) {
+                    Some(special) => self.run.extend(special_pieces(word, special)),
+                    None => self.run.push(word),
+                }
+                self.run.push(suffix);
+            }
+            // Only a `.` can stay: with no affix, no infix and no URL, the chunk is one token.
+            0 if mark == b'.' => self.run.push(chunk),
+            _ => return false,
+        }
+        true
     }
 
     /// Emits the run's tokens after spaCy's exception pass, and empties it.
@@ -399,6 +527,7 @@ fn special_cases() -> &'static SpecialCases {
 }
 
 /// The index in [`SPECIAL_CASES`] of `s` if it is one of spaCy's exceptions.
+#[inline]
 fn special_case(s: &str) -> Option<usize> {
     let table = special_cases();
     if s.is_empty() || s.len() > table.max_len {
@@ -408,6 +537,12 @@ fn special_case(s: &str) -> Option<usize> {
     if table.buckets[bucket >> 6] & (1 << (bucket & 63)) == 0 {
         return None;
     }
+    special_case_in_bucket(table, s)
+}
+
+/// [`special_case`] for an `s` whose bucket holds an exception.
+#[inline(never)]
+fn special_case_in_bucket(table: &SpecialCases, s: &str) -> Option<usize> {
     let i = *table.by_hash.get(&xxh3_64(s.as_bytes()))?;
     (SPECIAL_CASES[i].0 == s).then_some(i)
 }
@@ -420,11 +555,9 @@ struct SpecialMatcher {
     edges: HashMap<u64, usize, Prehashed>,
     /// The exception ending at each node, if any.
     ends: Vec<Option<usize>>,
-    /// First bytes of the patterns' first and second tokens, and their longest lengths.
-    first_bytes: [bool; 256],
-    max_first_len: usize,
-    second_bytes: [bool; 256],
-    max_second_len: usize,
+    /// A bit per [`pair_bucket`] holding the first two tokens of a pattern, to rule out most pairs of
+    /// tokens without hashing them.
+    pair_buckets: Vec<u64>,
     max_tokens: usize,
 }
 
@@ -434,12 +567,10 @@ impl SpecialMatcher {
     }
 
     /// A cheap test that rules out most pairs of tokens as the start of a pattern.
+    #[inline]
     fn may_start(&self, first: &str, second: &str) -> bool {
-        let fits = |token: &str, bytes: &[bool; 256], max_len: usize| {
-            token.len() <= max_len && token.bytes().next().is_some_and(|b| bytes[usize::from(b)])
-        };
-        fits(first, &self.first_bytes, self.max_first_len)
-            && fits(second, &self.second_bytes, self.max_second_len)
+        let bucket = pair_bucket(first.as_bytes(), second.as_bytes());
+        self.pair_buckets[bucket >> 6] & (1 << (bucket & 63)) != 0
     }
 
     fn next(&self, node: usize, token: &str) -> Option<usize> {
@@ -458,16 +589,30 @@ impl SpecialMatcher {
     }
 }
 
+/// The number of buckets of [`SpecialMatcher::may_start`] (a power of two).
+const PAIR_BUCKETS: usize = 1 << 16;
+
+/// The bucket of a pair of tokens in [`SpecialMatcher::may_start`], from the length, first byte and last
+/// byte of each (tokens are never empty).
+#[inline]
+fn pair_bucket(first: &[u8], second: &[u8]) -> usize {
+    let ends = |token: &[u8]| {
+        let (head, tail) = (token.first().copied(), token.last().copied());
+        (token.len() as u64) << 16
+            | u64::from(head.unwrap_or(0)) << 8
+            | u64::from(tail.unwrap_or(0))
+    };
+    let key = ends(first) << 32 | ends(second) & 0xffff_ffff;
+    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 48) as usize & (PAIR_BUCKETS - 1)
+}
+
 fn special_matcher() -> &'static SpecialMatcher {
     static MATCHER: OnceLock<SpecialMatcher> = OnceLock::new();
     MATCHER.get_or_init(|| {
         let mut matcher = SpecialMatcher {
             edges: HashMap::default(),
             ends: vec![None],
-            first_bytes: [false; 256],
-            max_first_len: 0,
-            second_bytes: [false; 256],
-            max_second_len: 0,
+            pair_buckets: vec![0; PAIR_BUCKETS / 64],
             max_tokens: 0,
         };
         let mut pieces: Vec<&str> = Vec::new();
@@ -484,19 +629,8 @@ fn special_matcher() -> &'static SpecialMatcher {
             let [first, second, ..] = tokenizer.run[..] else {
                 continue;
             };
-            for (token, bytes, max_len) in [
-                (first, &mut matcher.first_bytes, &mut matcher.max_first_len),
-                (
-                    second,
-                    &mut matcher.second_bytes,
-                    &mut matcher.max_second_len,
-                ),
-            ] {
-                if let Some(&b) = token.as_bytes().first() {
-                    bytes[usize::from(b)] = true;
-                }
-                *max_len = (*max_len).max(token.len());
-            }
+            let bucket = pair_bucket(first.as_bytes(), second.as_bytes());
+            matcher.pair_buckets[bucket >> 6] |= 1 << (bucket & 63);
             matcher.max_tokens = matcher.max_tokens.max(tokenizer.run.len());
             let mut node = 0;
             for token in &tokenizer.run {
@@ -643,37 +777,42 @@ fn prefix_len(s: &str) -> usize {
 /// The length in bytes of spaCy's suffix at the end of `s` (0 if none). The suffix regex is searched, so it
 /// matches at the leftmost position where some alternative reaches the end: the longest match wins.
 fn suffix_len(s: &str) -> usize {
-    let mut rev = s.chars().rev();
-    let Some(last) = rev.next() else {
+    let Some(last) = s.chars().next_back() else {
         return 0;
     };
-    let before = rev.next();
-    let before2 = rev.next();
+    // The two characters before the last, decoded only for the rules that look at them.
+    let before_last = || {
+        let mut rev = s[..s.len() - last.len_utf8()].chars().rev();
+        (rev.next(), rev.next())
+    };
     let mut best = 0;
     if is_suffix_char(last) {
         best = last.len_utf8();
     }
-    if last == '…' && before == Some('…') {
-        best = best.max("……".len());
-    }
-    if last == '.' {
-        let dots = s.bytes().rev().take_while(|&b| b == b'.').count();
-        if dots >= 2 {
-            best = best.max(dots);
+    match last {
+        '…' if before_last().0 == Some('…') => best = best.max("……".len()),
+        '.' => {
+            let dots = s.bytes().rev().take_while(|&b| b == b'.').count();
+            if dots >= 2 {
+                best = best.max(dots);
+            }
+            let (before, before2) = before_last();
+            let after_dot_class = before.is_some_and(|b| in_ranges(b, DOT_SUFFIX_AFTER));
+            let after_two_upper = before.is_some_and(is_upper) && before2.is_some_and(is_upper);
+            let after_degrees =
+                before.is_some_and(|b| "FfCcKk".contains(b)) && before2 == Some('°');
+            if after_dot_class || after_two_upper || after_degrees {
+                best = best.max(1);
+            }
         }
-        let after_dot_class = before.is_some_and(|b| in_ranges(b, DOT_SUFFIX_AFTER));
-        let after_two_upper = before.is_some_and(is_upper) && before2.is_some_and(is_upper);
-        let after_degrees = before.is_some_and(|b| "FfCcKk".contains(b)) && before2 == Some('°');
-        if after_dot_class || after_two_upper || after_degrees {
-            best = best.max(1);
+        // `'s`, `'S`, `’s`, `’S`
+        's' | 'S' => {
+            if let (Some(before @ ('\'' | '’')), _) = before_last() {
+                best = best.max(1 + before.len_utf8());
+            }
         }
-    }
-    // `'s`, `'S`, `’s`, `’S`
-    if matches!(last, 's' | 'S') && matches!(before, Some('\'' | '’')) {
-        best = best.max(1 + before.map_or(0, char::len_utf8));
-    }
-    if last == '+' && before.is_some_and(|b| b.is_ascii_digit()) {
-        best = best.max(1);
+        '+' if before_last().0.is_some_and(|b| b.is_ascii_digit()) => best = best.max(1),
+        _ => {}
     }
     // Currencies and units after a digit (`10km`, `5%`, `3$`).
     // Only the digit right before a unit counts, so only the last few bytes are looked at (a long run of
@@ -957,6 +1096,46 @@ mod tests {
         ];
         for (text, expected) in cases {
             assert_eq!(&tokens(text), expected, "{text}");
+        }
+    }
+
+    /// The tokens of `chunk` (no spaces) by spaCy's affix rules alone, with no fast path.
+    fn by_affix_rules(chunk: &str) -> Vec<&str> {
+        let mut tokenizer = Tokenizer::new(chunk);
+        tokenizer.tokenize_affixes(chunk, true);
+        let mut tokens = Vec::new();
+        tokenizer.flush(&mut |token, _| tokens.push(token));
+        tokens
+    }
+
+    #[test]
+    fn fast_paths_equal_the_affix_rules() {
+        let marks: Vec<char> = ('!'..='~').filter(|c| !c.is_ascii_alphanumeric()).collect();
+        let plain = plain_chars();
+        let plain_chars = (0x80..0x10000u32).filter_map(|code| {
+            let is_plain = plain[code as usize >> 6] & (1 << (code & 63)) != 0;
+            char::from_u32(code).filter(|_| is_plain)
+        });
+        let mut words: Vec<String> = ["Ab", "US", "C", "A", "dont", "Mr", "etc", "s", "km", "vs"]
+            .map(String::from)
+            .to_vec();
+        for (i, c) in plain_chars.enumerate() {
+            for word in [format!("{c}"), format!("ab{c}"), format!("{c}C")] {
+                assert_eq!(tokens(&word), by_affix_rules(&word), "{word:?}");
+                for mark in ['.', ','] {
+                    let chunk = format!("{word}{mark}");
+                    assert_eq!(tokens(&chunk), by_affix_rules(&chunk), "{chunk:?}");
+                }
+                if i % 97 == 0 {
+                    words.push(word);
+                }
+            }
+        }
+        for word in &words {
+            for mark in &marks {
+                let chunk = format!("{word}{mark}");
+                assert_eq!(tokens(&chunk), by_affix_rules(&chunk), "{chunk:?}");
+            }
         }
     }
 

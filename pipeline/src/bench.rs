@@ -343,6 +343,122 @@ pub fn decontam(storage: &Arc<Storage>, settings: &DecontamBench<'_>) -> Result<
     }))
 }
 
+/// Settings of `corpus bench tokenize`.
+#[derive(Debug, Clone)]
+pub struct TokenizeBench<'a> {
+    /// The JSONL input.
+    pub input: &'a str,
+    /// Its text field.
+    pub text_field: &'a str,
+    /// Worker threads.
+    pub threads: usize,
+    /// Timed passes over the documents (after one untimed warm-up pass).
+    pub repeat: u32,
+    /// The encoding.
+    pub encoding: corpus_tokenizer::Encoding,
+    /// The engine; `None`: the one the tokenize stage uses.
+    pub engine: Option<corpus_tokenizer::Engine>,
+    /// Also encode every document with tiktoken-rs (not timed) and count the documents whose ids differ.
+    pub check: bool,
+    /// Where to write the ids (not timed): per document in input order, a little-endian u32 count, then
+    /// the ids as little-endian u32.
+    pub ids_out: Option<&'a str>,
+}
+
+/// Times the tokenize stage's per-document work (`Tokenizer::encode_batch`) over the documents of one
+/// JSONL file held in memory, on `threads` threads: one untimed pass (it also builds the encoder's tables),
+/// then `repeat` timed passes. The encoder keeps no state between documents, so later passes do not gain
+/// from having seen the input. `checksum` is the xxh3-64 of the `ids_out` layout, equal for any thread
+/// count and engine.
+pub fn tokenize(storage: &Arc<Storage>, settings: &TokenizeBench<'_>) -> Result<Value> {
+    use corpus_tokenizer::{Engine, Tokenizer};
+
+    if settings.threads == 0 {
+        return Err(ConfigError::invalid("--threads", "must be at least 1").into());
+    }
+    let tokenizer = match settings.engine {
+        Some(engine) => Tokenizer::with_engine(settings.encoding, engine)
+            .map_err(|e| ConfigError::invalid("--engine", e.to_string()))?,
+        None => Tokenizer::new(settings.encoding),
+    };
+    let docs = crate::quality_tool::read_documents(
+        storage,
+        &[settings.input.to_string()],
+        Some("jsonl"),
+        settings.text_field,
+        "--input",
+    )?;
+    if docs.is_empty() {
+        bail!("{} holds no documents", settings.input);
+    }
+    let texts: Vec<&str> = docs.iter().map(|(_, t)| t.as_str()).collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(settings.threads)
+        .build()
+        .context("cannot start worker threads")?;
+    let encode_all = |tokenizer: &Tokenizer| -> Result<Vec<Vec<u32>>> {
+        pool.install(|| tokenizer.encode_batch(&texts))
+            .into_iter()
+            .zip(&docs)
+            .map(|(ids, (id, _))| ids.with_context(|| format!("document {id}")))
+            .collect()
+    };
+    let ids = encode_all(&tokenizer)?;
+    let repeat = settings.repeat.max(1);
+    let started = Instant::now();
+    for _ in 0..repeat {
+        std::hint::black_box(pool.install(|| tokenizer.encode_batch(&texts)));
+    }
+    let seconds = started.elapsed().as_secs_f64().max(1e-9);
+    let mut dump = Vec::new();
+    for doc in &ids {
+        dump.extend_from_slice(&u32::try_from(doc.len()).unwrap_or(u32::MAX).to_le_bytes());
+        for id in doc {
+            dump.extend_from_slice(&id.to_le_bytes());
+        }
+    }
+    if let Some(out) = settings.ids_out {
+        std::fs::write(out, &dump).with_context(|| format!("cannot write {out}"))?;
+    }
+    let check = if settings.check {
+        let reference = Tokenizer::with_engine(settings.encoding, Engine::TiktokenRs)?;
+        let expected = encode_all(&reference)?;
+        let differing: Vec<&str> = docs
+            .iter()
+            .zip(ids.iter().zip(&expected))
+            .filter(|(_, (ours, theirs))| ours != theirs)
+            .map(|((id, _), _)| id.as_str())
+            .collect();
+        Some(json!({
+            "reference": Engine::TiktokenRs.name(),
+            "differing_docs": differing.len(),
+            "first_differing": differing.iter().take(5).collect::<Vec<_>>(),
+        }))
+    } else {
+        None
+    };
+    let bytes: u64 = texts.iter().map(|t| t.len() as u64).sum();
+    let tokens: u64 = ids.iter().map(|d| d.len() as u64).sum();
+    let passes = f64::from(repeat);
+    Ok(json!({
+        "bench": "tokenize",
+        "input": settings.input,
+        "encoding": settings.encoding.name(),
+        "engine": tokenizer.engine().name(),
+        "threads": settings.threads,
+        "docs": docs.len(),
+        "bytes": bytes,
+        "tokens": tokens,
+        "repeat": repeat,
+        "seconds": seconds,
+        "MB_per_s": bytes as f64 * passes / 1e6 / seconds,
+        "tokens_per_s": tokens as f64 * passes / seconds,
+        "docs_per_s": docs.len() as f64 * passes / seconds,
+        "checksum": format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&dump)),
+        "check": check,
+    }))
+}
+
 /// Reads one benchmark file: its name (the file name up to the first `.`) and its examples. The format
 /// comes from the extension (`.txt` is one example per line); `fields` is a comma-separated list, by
 /// default every top-level string field of the first JSONL record.

@@ -55,7 +55,8 @@ pub enum Command {
     /// Run exactly one task of one stage (for a cluster scheduler: Slurm array index, indexed Job...).
     Stage {
         /// Stage name: ingest, quality, dedup-signatures, dedup-candidates, dedup-components (one round per
-        /// call, until it converges), dedup-clusters, dedup-filter, tokenize or shard.
+        /// call, until it converges), dedup-clusters, dedup-filter, decontam-count, decontaminate,
+        /// tokenize, mix or shard.
         name: String,
         /// The run configuration (TOML).
         #[arg(long)]
@@ -110,6 +111,9 @@ pub enum Command {
         #[command(subcommand)]
         what: ReportCommand,
     },
+    /// Train the bundled GPT on the shards of a work directory (CPU reference trainer): a progress line or
+    /// JSON object per step, validation loss, checkpoints, --resume.
+    Train(crate::train::TrainArgs),
 }
 
 /// `corpus report` targets.
@@ -233,6 +237,36 @@ pub enum BenchCommand {
         #[arg(long)]
         pieces: Option<String>,
     },
+    /// The tokenize stage's encoding (`Tokenizer::encode_batch`) over a JSONL file held in memory:
+    /// MB/s, tokens/s and documents/s, and a checksum of the ids.
+    Tokenize {
+        /// The input JSONL file (optionally .gz/.zst; a glob reads several).
+        #[arg(long)]
+        input: String,
+        /// Text field.
+        #[arg(long, default_value = "text")]
+        text_field: String,
+        /// Worker threads.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Timed passes over the documents (after one untimed warm-up pass).
+        #[arg(long, default_value_t = 1)]
+        repeat: u32,
+        /// r50k_base, cl100k_base or o200k_base.
+        #[arg(long, default_value = "r50k_base")]
+        encoding: String,
+        /// `native` or `tiktoken-rs` (default: the one the tokenize stage uses for the encoding).
+        #[arg(long)]
+        engine: Option<String>,
+        /// Also encode every document with tiktoken-rs (not timed) and report the documents whose ids
+        /// differ.
+        #[arg(long)]
+        check: bool,
+        /// Write the ids here (not timed): per document, a little-endian u32 count, then the ids as
+        /// little-endian u32, to compare with a peer.
+        #[arg(long)]
+        ids_out: Option<String>,
+    },
 }
 
 /// `corpus quality` subcommands.
@@ -330,7 +364,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+pub(crate) fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
     let n = threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -481,6 +515,38 @@ fn dispatch(command: Command) -> Result<()> {
             println!("{}", bench::decontam(&storage, &settings)?);
             Ok(())
         }
+        Command::Bench {
+            what:
+                BenchCommand::Tokenize {
+                    input,
+                    text_field,
+                    threads,
+                    repeat,
+                    encoding,
+                    engine,
+                    check,
+                    ids_out,
+                },
+        } => {
+            let storage = Storage::new()?;
+            let settings = bench::TokenizeBench {
+                input: &input,
+                text_field: &text_field,
+                threads,
+                repeat,
+                encoding: encoding
+                    .parse()
+                    .map_err(|e| ConfigError::invalid("--encoding", format!("{e}")))?,
+                engine: engine
+                    .map(|e| e.parse())
+                    .transpose()
+                    .map_err(|e| ConfigError::invalid("--engine", format!("{e}")))?,
+                check,
+                ids_out: ids_out.as_deref(),
+            };
+            println!("{}", bench::tokenize(&storage, &settings)?);
+            Ok(())
+        }
         Command::Quality {
             what:
                 QualityCommand::Train {
@@ -547,6 +613,7 @@ fn dispatch(command: Command) -> Result<()> {
             let report = inspect::shards(&storage, &work)?;
             print_report(&report, json, inspect::render_shards)
         }
+        Command::Train(args) => crate::train::run(&args),
         Command::Report {
             what: ReportCommand::Contamination { work, sql, json },
         } => {

@@ -72,6 +72,9 @@ pub struct Config {
     /// Benchmark n-gram decontamination and contamination reports (GPT-3 App. C).
     #[serde(default)]
     pub decontamination: DecontaminationConfig,
+    /// Source weights, token budget and the global shuffle (GPT-3 Table 2.2).
+    #[serde(default)]
+    pub mix: MixConfig,
 }
 
 /// `[run]`: work directory, seed and task count.
@@ -731,6 +734,71 @@ impl Default for TokenizerConfig {
     }
 }
 
+/// `[mix]`: how many tokens each source contributes to the train split (DESIGN.md §6).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MixConfig {
+    /// Train tokens to draw in all (GPT-3: 300e9). Default: the tokens available after every filter, so
+    /// the weights reshape the corpus without changing its size.
+    #[serde(default)]
+    pub total_tokens: Option<u64>,
+    /// Draw sources by their `weight`; `false` keeps every document exactly once (the natural mix).
+    #[serde(default = "default_true")]
+    pub reweight: bool,
+    /// The most epochs any source may be drawn; a plan past it is refused (a tiny source with a large
+    /// weight would otherwise be copied without bound).
+    #[serde(default = "default_max_epochs")]
+    pub max_epochs: f64,
+    /// Memory for a mix task's shuffle buffers before they spill sorted runs to storage.
+    #[serde(default = "default_memory_mb")]
+    pub memory_mb: usize,
+}
+
+impl Default for MixConfig {
+    fn default() -> Self {
+        MixConfig {
+            total_tokens: None,
+            reweight: true,
+            max_epochs: default_max_epochs(),
+            memory_mb: default_memory_mb(),
+        }
+    }
+}
+
+fn default_max_epochs() -> f64 {
+    100.0
+}
+
+impl MixConfig {
+    fn validate(&self, sources: &[SourceConfig]) -> Result<(), ConfigError> {
+        if self.total_tokens == Some(0) {
+            return Err(ConfigError::invalid(
+                "mix.total_tokens",
+                "must be > 0 when given",
+            ));
+        }
+        if !self.max_epochs.is_finite() || self.max_epochs < 1.0 {
+            return Err(ConfigError::invalid(
+                "mix.max_epochs",
+                format!("{} must be a finite number >= 1", self.max_epochs),
+            ));
+        }
+        if self.memory_mb < 16 {
+            return Err(ConfigError::invalid(
+                "mix.memory_mb",
+                format!("{} is too small (at least 16)", self.memory_mb),
+            ));
+        }
+        if self.reweight && sources.iter().all(|s| s.weight == 0.0) {
+            return Err(ConfigError::invalid(
+                "sources[].weight",
+                "every weight is 0: give some source a weight > 0, or set mix.reweight = false",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// `[shards]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -853,6 +921,7 @@ impl Config {
         self.validate_quality()?;
         self.dedup.validate(&self.sources)?;
         self.decontamination.validate()?;
+        self.mix.validate(&self.sources)?;
         if self.shards.tokens_per_shard == 0
             || self.shards.tokens_per_shard > corpus_sharder::ShardHeader::MAX_TOKENS
         {

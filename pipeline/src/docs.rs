@@ -463,6 +463,14 @@ pub fn u64_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a UInt64Ar
         .with_context(|| format!("batch has no UInt64 column '{name}'"))
 }
 
+/// A `Float64` column of a batch by name.
+pub fn f64_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Float64Array> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<Float64Array>())
+        .with_context(|| format!("batch has no Float64 column '{name}'"))
+}
+
 /// A string column of a batch by name.
 pub fn string_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
     batch

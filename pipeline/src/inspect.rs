@@ -1,5 +1,5 @@
 //! Read-only views of a work directory: `corpus status` (tasks and accounting per stage) and
-//! `corpus inspect shards` (manifest totals, file checks, a decoded sample). Both build a JSON value that
+//! `corpus inspect shards` (manifest totals, file and checksum checks, the mix, a decoded sample). Both build a JSON value that
 //! is printed as is with `--json` or rendered as text.
 
 use std::collections::BTreeMap;
@@ -11,8 +11,11 @@ use corpus_sharder::{HEADER_BYTES, ShardHeader};
 use corpus_tokenizer::{Encoding, Tokenizer};
 use serde_json::{Value, json};
 
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::docs::{f64_column, read_parquet, string_column, u64_column};
 use crate::runner::{RunJson, read_markers_at};
-use crate::stages::{MANIFEST, shard::read_manifest};
+use crate::stages::{MANIFEST, mix::MIX_REPORT, shard::read_manifest};
 use crate::storage::Storage;
 
 /// Tokens of the first document shown by `inspect shards`.
@@ -105,7 +108,8 @@ pub fn render_status(v: &Value) -> String {
     out
 }
 
-/// Totals from the manifest, a size/header check of every shard, and a decoded sample of the first document.
+/// Totals from the manifest, a size and payload-checksum check of every shard, the mix report's weights and
+/// epochs, and a decoded sample of the first document.
 pub fn shards(storage: &Arc<Storage>, work: &str) -> Result<Value> {
     let (root, run) = run_json(storage, work)?;
     let manifest_loc = root.child(MANIFEST);
@@ -120,6 +124,7 @@ pub fn shards(storage: &Arc<Storage>, work: &str) -> Result<Value> {
     let mut per_split: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
     let mut per_source: BTreeMap<String, u64> = BTreeMap::new();
     let mut problems = Vec::new();
+    let mut verified = 0u64;
     for e in &entries {
         let t = per_split.entry(e.split.clone()).or_default();
         t.0 += 1;
@@ -136,9 +141,20 @@ pub fn shards(storage: &Arc<Storage>, work: &str) -> Result<Value> {
             Some(size) if size != expected => {
                 problems.push(format!("{} has {size} bytes, expected {expected}", e.file))
             }
-            Some(_) => {}
+            Some(size) => {
+                let actual = payload_xxh3(storage, &loc, size)?;
+                if actual == e.payload_xxh3 {
+                    verified += 1;
+                } else {
+                    problems.push(format!(
+                        "{}: payload xxh3 {actual:016x}, manifest says {:016x}",
+                        e.file, e.payload_xxh3
+                    ));
+                }
+            }
         }
     }
+    let mix = mix_rows(storage, &root)?;
     let sample = match entries.first() {
         Some(first) => {
             let loc = root.child(&format!("shards/{}", first.file));
@@ -179,9 +195,53 @@ pub fn shards(storage: &Arc<Storage>, work: &str) -> Result<Value> {
         "documents": entries.iter().map(|e| e.documents).sum::<u64>(),
         "splits": splits,
         "tokens_per_source": per_source,
+        "mix": mix,
+        "checksums_verified": verified,
         "problems": problems,
         "sample": sample,
     }))
+}
+
+/// xxh3-64 of a shard's payload, read in bounded ranges.
+fn payload_xxh3(storage: &Arc<Storage>, loc: &crate::storage::Location, size: u64) -> Result<u64> {
+    const CHUNK: u64 = 32 << 20;
+    let mut hasher = Xxh3::new();
+    let mut at = HEADER_BYTES as u64;
+    while at < size {
+        let end = (at + CHUNK).min(size);
+        hasher.update(&storage.get_range(loc, at..end)?);
+        at = end;
+    }
+    Ok(hasher.digest())
+}
+
+/// The rows of `reports/mix.parquet` (requested and realised weights, epochs), if the run has one.
+fn mix_rows(storage: &Arc<Storage>, root: &crate::storage::Location) -> Result<Value> {
+    let loc = root.child(MIX_REPORT);
+    if storage.head(&loc)?.is_none() {
+        return Ok(Value::Null);
+    }
+    let mut rows = serde_json::Map::new();
+    for batch in read_parquet(storage, &loc)? {
+        let batch = batch?;
+        let sources = string_column(&batch, "source")?;
+        let f = |name: &str| f64_column(&batch, name);
+        let (requested, realised, epochs) =
+            (f("requested_weight")?, f("realised_weight")?, f("epochs")?);
+        let drawn = u64_column(&batch, "tokens_drawn")?;
+        for i in 0..batch.num_rows() {
+            rows.insert(
+                sources.value(i).to_string(),
+                json!({
+                    "requested_weight": requested.value(i),
+                    "realised_weight": realised.value(i),
+                    "epochs": epochs.value(i),
+                    "tokens_drawn": drawn.value(i),
+                }),
+            );
+        }
+    }
+    Ok(Value::Object(rows))
 }
 
 /// Text form of [`shards`].
@@ -201,13 +261,26 @@ pub fn render_shards(v: &Value) -> String {
             s["shards"], s["tokens"], s["documents"]
         );
     }
-    let _ = writeln!(out, "tokens per source:");
+    let _ = writeln!(
+        out,
+        "tokens per source (both splits; weights and epochs of the train mix):"
+    );
     let total = v["tokens"].as_u64().unwrap_or(0).max(1) as f64;
     for (source, n) in v["tokens_per_source"].as_object().into_iter().flatten() {
         let n = n.as_u64().unwrap_or(0);
+        let mix = &v["mix"][source];
+        let planned = match mix["requested_weight"].as_f64() {
+            Some(w) => format!(
+                "  requested {:5.1}%  realised {:5.1}%  epochs {:.3}",
+                100.0 * w,
+                100.0 * mix["realised_weight"].as_f64().unwrap_or(0.0),
+                mix["epochs"].as_f64().unwrap_or(0.0)
+            ),
+            None => String::new(),
+        };
         let _ = writeln!(
             out,
-            "  {source:<14} {n:>12}  {:5.1}%",
+            "  {source:<16} {n:>12}  {:5.1}%{planned}",
             100.0 * n as f64 / total
         );
     }
@@ -215,7 +288,9 @@ pub fn render_shards(v: &Value) -> String {
     if problems == 0 {
         let _ = writeln!(
             out,
-            "files:     every shard present with the size its manifest row implies"
+            "files:     every shard present with the size its manifest row implies; {} payload \
+             checksums match the manifest",
+            v["checksums_verified"]
         );
     } else {
         for p in v["problems"].as_array().into_iter().flatten() {

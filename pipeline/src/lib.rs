@@ -18,3 +18,4 @@ pub mod runner;
 pub mod sources;
 pub mod stages;
 pub mod storage;
+pub mod train;

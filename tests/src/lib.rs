@@ -160,7 +160,7 @@ pub fn run(args: &[&str]) -> Run {
 }
 
 /// Every stage, in run order.
-pub const STAGES: [&str; 11] = [
+pub const STAGES: [&str; 12] = [
     "ingest",
     "quality",
     "dedup-signatures",
@@ -171,6 +171,7 @@ pub const STAGES: [&str; 11] = [
     "decontam-count",
     "decontaminate",
     "tokenize",
+    "mix",
     "shard",
 ];
 
@@ -189,6 +190,8 @@ pub struct TestConfig {
     pub quality: String,
     /// `[dedup]` TOML (default: candidate pairs verified by exact Jaccard similarity).
     pub dedup: String,
+    /// `[mix]` TOML (default: every document once, shuffled; the `mix` tests exercise the weights).
+    pub mix: String,
 }
 
 /// The quality settings of the test config: the shipped sample classifier with Pareto resampling on
@@ -211,6 +214,7 @@ impl Default for TestConfig {
             data_root: None,
             quality: sample_quality(),
             dedup: "\n[dedup]\nverify = true\n".to_string(),
+            mix: "\n[mix]\nreweight = false\n".to_string(),
         }
     }
 }
@@ -255,6 +259,7 @@ weight = 0.08
 {extra}
 {quality}
 {dedup}
+{mix}
 [tokenizer]
 encoding = "r50k_base"
 
@@ -265,6 +270,7 @@ val_fraction = {vf}
         extra = opts.extra_sources,
         quality = opts.quality,
         dedup = opts.dedup,
+        mix = opts.mix,
         tps = opts.tokens_per_shard,
         vf = opts.val_fraction,
     );

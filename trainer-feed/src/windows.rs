@@ -16,6 +16,8 @@
 
 use corpus_sharder::{ShardError, ShardReader};
 
+use crate::rng::SplitMix64;
+
 /// Why a [`WindowSampler`] could not be built, positioned or read.
 #[derive(Debug, thiserror::Error)]
 pub enum WindowError {
@@ -289,50 +291,11 @@ fn windows_in_shard(tokens: usize, seq_len: usize) -> usize {
 fn shuffle_epoch(order: &mut Vec<usize>, windows: usize, seed: u64, epoch: u64) {
     order.clear();
     order.extend(0..windows);
-    let mut rng = SplitMix64::for_epoch(seed, epoch);
+    let mut rng = SplitMix64::for_stream(seed, epoch);
     for i in (1..windows).rev() {
         let j = rng.below(i as u64 + 1) as usize;
         order.swap(i, j);
     }
-}
-
-/// SplitMix64 (Steele, Lea & Flood 2014, "Fast splittable pseudorandom number generators"): small and
-/// well mixed, so window orders never depend on a `rand` version.
-struct SplitMix64(u64);
-
-const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
-
-impl SplitMix64 {
-    /// The generator of one epoch's order. Streams started `GOLDEN_GAMMA · k` apart are shifted copies of
-    /// each other, so the seed and epoch go through the output mix before becoming the state rather than
-    /// being added to it.
-    fn for_epoch(seed: u64, epoch: u64) -> Self {
-        SplitMix64(mix64(mix64(seed) ^ epoch))
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(GOLDEN_GAMMA);
-        mix64(self.0)
-    }
-
-    /// Draws uniformly from `[0, bound)`, `bound > 0`, by Lemire's multiply-and-reject (Lemire 2019, "Fast
-    /// random integer generation in an interval"): without the rejection small results would be favoured.
-    fn below(&mut self, bound: u64) -> u64 {
-        let threshold = bound.wrapping_neg() % bound;
-        loop {
-            let product = u128::from(self.next_u64()) * u128::from(bound);
-            if product as u64 >= threshold {
-                return (product >> 64) as u64;
-            }
-        }
-    }
-}
-
-/// SplitMix64's output function, a bijection of `u64` (Stafford's "Mix13").
-fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

@@ -1,16 +1,18 @@
-//! The stages of a run, in order. Adding a stage is one module implementing [`Stage`] plus one line here;
-//! mixing slots in between `decontaminate` and `tokenize`.
+//! The stages of a run, in order. Adding a stage is one module implementing [`Stage`] plus one line here.
 
 mod decontam;
 mod dedup;
 mod ingest;
+pub mod mix;
 mod quality;
+mod runs;
 pub mod shard;
 mod tokenize;
 
 pub use decontam::{DecontamCount, DecontamPlan, Decontaminate};
 pub use dedup::{DedupCandidates, DedupClusters, DedupComponents, DedupFilter, DedupSignatures};
 pub use ingest::Ingest;
+pub use mix::Mix;
 pub use quality::{Quality, QualityPlan, quality_output_schema};
 pub use shard::{MANIFEST, Shard};
 pub use tokenize::Tokenize;
@@ -30,6 +32,7 @@ pub fn all() -> Vec<Box<dyn Stage>> {
         Box::new(DecontamCount),
         Box::new(Decontaminate),
         Box::new(Tokenize),
+        Box::new(Mix),
         Box::new(Shard),
     ]
 }

@@ -1,34 +1,37 @@
-//! `shard`: packs the tokenized documents into llm.c-compatible shards (DESIGN.md §5), `<|endoftext|>`
+//! `shard`: packs the mixed, shuffled stream into llm.c-compatible shards (DESIGN.md §5), `<|endoftext|>`
 //! before every document, `tokens_per_shard` tokens per file except the last of each split, and writes
 //! `shards/manifest.parquet` when every task is done.
 //!
-//! The layout is computed from the tokenize markers alone: the train stream is the concatenation of every
-//! part's train documents in part order (same for val), shard `k` holds tokens `[k*S, (k+1)*S)` of it, and
-//! the shards are split among tasks in contiguous ranges. Shard bytes therefore depend only on the config
-//! and inputs, never on task or thread counts.
+//! The layout is computed from the mix markers alone: a split's stream is its key-range partitions in
+//! order, each the k-way merge of the mix tasks' sorted runs for it (so every copy in shuffle-key order);
+//! shard `k` holds tokens `[k*S, (k+1)*S)` of it, and the shards are split among tasks in contiguous
+//! ranges. Shard bytes therefore depend only on the config and inputs, never on task or thread counts.
 
 use std::collections::BTreeMap;
+use std::io::BufReader;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
-use arrow::array::{
-    Array, ArrayRef, ListArray, RecordBatch, StringArray, UInt32Array, UInt64Array,
-};
+use arrow::array::{Array, ArrayRef, RecordBatch, StringArray, UInt32Array, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use corpus_dedup::{Keyed, Merge, RunReader, merge};
 use corpus_sharder::{ShardWriter, TokenWidth};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::Tokenize;
-use super::tokenize::{SPLITS, TokenizeExtra};
+use super::Mix;
+use super::mix::{MixExtra, decode_copy};
+use super::runs::{io_context, open_runs, partition_runs};
+use super::tokenize::SPLITS;
 use crate::docs::{
-    ParquetBatches, ParquetSink, count_map_array, count_map_field, count_map_values, read_parquet,
-    source_values, string_column, u64_column,
+    ParquetSink, count_map_array, count_map_field, count_map_values, read_parquet, string_column,
+    u64_column,
 };
 use crate::runner::{
-    Counts, Marker, MarkerInput, RunContext, Stage, TaskContext, TaskResult, assigned, hex64,
+    Counts, Marker, MarkerInput, MarkerOutput, RunContext, Stage, TaskContext, TaskResult,
+    assigned, hex64,
 };
-use crate::storage::{Location, Storage};
+use crate::storage::{Location, ObjectReader, Storage};
 
 /// The manifest's path below the work directory.
 pub const MANIFEST: &str = "shards/manifest.parquet";
@@ -57,20 +60,38 @@ pub struct ShardEntry {
     pub dtype: String,
 }
 
-struct Part {
-    location: Location,
-    bytes: u64,
-    totals: TokenizeExtra,
+/// One key-range partition of one split's shuffle: its runs and its token count.
+struct Partition {
+    runs: Vec<MarkerOutput>,
+    tokens: u64,
 }
 
-impl Part {
-    fn tokens(&self, split: usize) -> u64 {
-        if split == 0 {
-            self.totals.train.tokens
-        } else {
-            self.totals.val.tokens
+/// Every split's partitions, from the mix markers.
+fn partitions(markers: &[Marker]) -> Result<[Vec<Partition>; 2]> {
+    let extras = markers
+        .iter()
+        .map(|m| serde_json::from_value::<MixExtra>(m.extra.clone()).context("mix marker extra"))
+        .collect::<Result<Vec<_>>>()?;
+    let mut out: [Vec<Partition>; 2] = [Vec::new(), Vec::new()];
+    for (split, parts) in SPLITS.iter().zip(out.iter_mut()) {
+        let count = extras
+            .first()
+            .and_then(|e| e.splits.get(*split))
+            .map_or(0, |t| t.tokens.len());
+        for p in 0..count {
+            let mut tokens = 0;
+            for e in &extras {
+                tokens += e
+                    .splits
+                    .get(*split)
+                    .and_then(|t| t.tokens.get(p))
+                    .ok_or_else(|| anyhow!("mix tasks disagree on the {split} partitions"))?;
+            }
+            let runs = partition_runs(markers, split, p).cloned().collect();
+            parts.push(Partition { runs, tokens });
         }
     }
+    Ok(out)
 }
 
 impl Stage for Shard {
@@ -91,28 +112,19 @@ impl Stage for Shard {
         let encoding = run.config.encoding()?;
         let width = TokenWidth::for_vocab(encoding.vocab_size());
         let per_shard = run.config.shards.tokens_per_shard;
-        let parts: Vec<Part> = ctx
-            .upstream(&Tokenize)?
-            .into_iter()
-            .map(|m| {
-                let out = m
-                    .outputs
-                    .iter()
-                    .find(|o| o.kind == "tokens")
-                    .ok_or_else(|| anyhow!("tokenize task {} has no tokens output", m.task))?;
-                let totals: TokenizeExtra =
-                    serde_json::from_value(m.extra.clone()).context("tokenize marker extra")?;
-                Ok(Part {
-                    location: run.work.child(&out.path),
-                    bytes: out.bytes,
-                    totals,
-                })
-            })
-            .collect::<Result<_>>()?;
+        let markers = ctx.upstream(&Mix)?;
+        let splits = partitions(&markers)?;
+        let sources: Vec<String> = markers
+            .first()
+            .map(|m| serde_json::from_value::<MixExtra>(m.extra.clone()))
+            .transpose()
+            .context("mix marker extra")?
+            .map(|e| e.draws.into_iter().map(|d| d.source).collect())
+            .unwrap_or_default();
 
         let mut layout = Vec::new();
-        for split in 0..SPLITS.len() {
-            let total: u64 = parts.iter().map(|p| p.tokens(split)).sum();
+        for (split, parts) in splits.iter().enumerate() {
+            let total: u64 = parts.iter().map(|p| p.tokens).sum();
             for k in 0..total.div_ceil(per_shard) {
                 layout.push((split, k, per_shard.min(total - k * per_shard)));
             }
@@ -125,9 +137,10 @@ impl Stage for Shard {
         for &(split, k, len) in mine {
             if cursor.as_ref().is_none_or(|c| c.split != split) {
                 cursor = Some(TokenCursor::seek(
-                    &run.storage,
-                    &parts,
-                    split,
+                    run,
+                    &splits[split],
+                    &sources,
+                    (split, width),
                     k * per_shard,
                     encoding.eot(),
                 )?);
@@ -163,14 +176,16 @@ impl Stage for Shard {
                 .to_string(),
             });
         }
-        let inputs = parts
+        let inputs: Vec<MarkerInput> = splits
             .iter()
-            .map(|p| MarkerInput {
-                path: p.location.url().to_string(),
-                bytes: p.bytes,
+            .flatten()
+            .flat_map(|p| &p.runs)
+            .map(|o| MarkerInput {
+                path: run.work.child(&o.path).url().to_string(),
+                bytes: o.bytes,
             })
             .collect();
-        counts.bytes_in = parts.iter().map(|p| p.bytes).sum();
+        counts.bytes_in = inputs.iter().map(|i| i.bytes).sum();
         Ok(TaskResult {
             inputs,
             counts,
@@ -197,44 +212,53 @@ struct ShardStats {
     per_source: BTreeMap<String, u64>,
 }
 
-/// Walks one split's token stream (separator + tokens of each document) across the tokenized parts.
+/// The merged runs of one partition, in shuffle-key order.
+type PartitionStream = Merge<Keyed<2>, RunReader<BufReader<ObjectReader>, Keyed<2>>>;
+
+/// Walks one split's token stream (separator + tokens of each copy) across its partitions.
 struct TokenCursor<'a> {
-    storage: &'a Arc<Storage>,
-    parts: &'a [Part],
+    run: &'a RunContext,
+    parts: &'a [Partition],
+    sources: &'a [String],
     split: usize,
+    width: TokenWidth,
     eot: u32,
     part: usize,
-    batches: Option<ParquetBatches>,
-    batch: Option<(RecordBatch, Vec<String>, Vec<String>, usize)>,
+    stream: Option<PartitionStream>,
     doc: Vec<u32>,
+    tokens: Vec<u32>,
     doc_source: String,
     doc_pos: usize,
 }
 
 impl<'a> TokenCursor<'a> {
-    /// A cursor at token `start` of the split.
+    /// A cursor at token `start` of the split: whole partitions before it are skipped by their counts,
+    /// then copies of the partition that holds it are read until it.
     fn seek(
-        storage: &'a Arc<Storage>,
-        parts: &'a [Part],
-        split: usize,
+        run: &'a RunContext,
+        parts: &'a [Partition],
+        sources: &'a [String],
+        (split, width): (usize, TokenWidth),
         start: u64,
         eot: u32,
     ) -> Result<Self> {
         let mut skip = start;
         let mut part = 0;
-        while part < parts.len() && skip >= parts[part].tokens(split) {
-            skip -= parts[part].tokens(split);
+        while part < parts.len() && skip >= parts[part].tokens {
+            skip -= parts[part].tokens;
             part += 1;
         }
         let mut cur = TokenCursor {
-            storage,
+            run,
             parts,
+            sources,
             split,
+            width,
             eot,
             part,
-            batches: None,
-            batch: None,
+            stream: None,
             doc: Vec::new(),
+            tokens: Vec::new(),
             doc_source: String::new(),
             doc_pos: 0,
         };
@@ -254,56 +278,38 @@ impl<'a> TokenCursor<'a> {
         }
     }
 
-    /// Loads the next document of the split; false at the end of the stream.
+    /// Loads the next copy of the split; false at the end of the stream.
     fn next_doc(&mut self) -> Result<bool> {
         loop {
-            if let Some((batch, splits, sources, row)) = self.batch.as_mut() {
-                while *row < batch.num_rows() {
-                    let i = *row;
-                    *row += 1;
-                    if splits[i] != SPLITS[self.split] {
-                        continue;
-                    }
-                    let lists = batch
-                        .column_by_name("tokens")
-                        .and_then(|c| c.as_any().downcast_ref::<ListArray>())
-                        .context("tokenized part has no tokens list")?;
-                    let values = lists.value(i);
-                    let tokens = values
-                        .as_any()
-                        .downcast_ref::<UInt32Array>()
-                        .context("tokens are not UInt32")?;
-                    self.doc.clear();
-                    self.doc.push(self.eot);
-                    self.doc.extend_from_slice(tokens.values());
-                    self.doc_source.clone_from(&sources[i]);
-                    self.doc_pos = 0;
-                    return Ok(true);
-                }
-                self.batch = None;
-            }
-            if let Some(batches) = self.batches.as_mut() {
-                match batches.next() {
-                    Some(batch) => {
-                        let batch = batch?;
-                        let splits = source_values(&batch, "split")?;
-                        let sources = source_values(&batch, "source")?;
-                        self.batch = Some((batch, splits, sources, 0));
-                        continue;
+            if let Some(stream) = self.stream.as_mut() {
+                match stream.next() {
+                    Some(record) => {
+                        let record = record.map_err(|e| io_context(e, "reading the mix runs"))?;
+                        let source = decode_copy(&record.payload, self.width, &mut self.tokens)?;
+                        let name = self
+                            .sources
+                            .get(usize::from(source))
+                            .ok_or_else(|| anyhow!("mix run names source #{source}"))?;
+                        self.doc.clear();
+                        self.doc.push(self.eot);
+                        self.doc.extend_from_slice(&self.tokens);
+                        self.doc_source.clone_from(name);
+                        self.doc_pos = 0;
+                        return Ok(true);
                     }
                     None => {
-                        self.batches = None;
+                        self.stream = None;
                         self.part += 1;
                     }
                 }
             }
-            while self.part < self.parts.len() && self.parts[self.part].tokens(self.split) == 0 {
+            while self.part < self.parts.len() && self.parts[self.part].tokens == 0 {
                 self.part += 1;
             }
-            if self.part >= self.parts.len() {
+            let Some(part) = self.parts.get(self.part) else {
                 return Ok(false);
-            }
-            self.batches = Some(read_parquet(self.storage, &self.parts[self.part].location)?);
+            };
+            self.stream = Some(merge(open_runs(self.run, part.runs.iter())?));
         }
     }
 

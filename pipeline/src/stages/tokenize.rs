@@ -1,7 +1,8 @@
-//! `tokenize`: encodes the documents of one upstream part with the configured BPE (tiktoken-rs), assigns each
+//! `tokenize`: encodes the documents of one upstream part with the configured BPE (tiktoken's ids), assigns each
 //! document to the train or val split by a seeded hash of its id, and writes `id, source, split, tokens`.
 //! Token totals per split go into the marker, so the shard stage can lay out shards without reading data.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -43,6 +44,9 @@ pub struct TokenizeExtra {
     pub train: SplitTotals,
     /// Val split totals.
     pub val: SplitTotals,
+    /// Train tokens (separators included) per source: what the mix stage can draw from.
+    #[serde(default)]
+    pub train_tokens_per_source: BTreeMap<String, u64>,
 }
 
 /// Schema of the tokenized parts.
@@ -130,6 +134,12 @@ impl Stage for Tokenize {
                         };
                         totals.documents += 1;
                         totals.tokens += 1 + tokens.len() as u64;
+                        if !val {
+                            *extra
+                                .train_tokens_per_source
+                                .entry(sources[i].clone())
+                                .or_default() += 1 + tokens.len() as u64;
+                        }
                         id_col.push(id);
                         source_col.append_value(&sources[i]);
                         split_col.append_value(if val { "val" } else { "train" });

@@ -50,6 +50,7 @@ fn reports_balance_and_rejects_have_reasons() {
         "decontam-count",
         "decontaminate",
         "tokenize",
+        "mix",
         "shard",
     ] {
         let report =
@@ -98,6 +99,13 @@ fn reports_balance_and_rejects_have_reasons() {
                 reject_rows, drej,
                 "every rejected document has a reject row"
             );
+        } else if stage == "shard" {
+            // The shards hold every drawn copy: a document drawn for several epochs is there that often.
+            assert_eq!(
+                din,
+                *outs.last().unwrap() + repeats(&work),
+                "shard holds every copy mix drew"
+            );
         } else {
             assert_eq!(
                 din,
@@ -107,6 +115,24 @@ fn reports_balance_and_rejects_have_reasons() {
         }
         outs.push(dout);
     }
+}
+
+/// Copies beyond the first of every drawn document, from `reports/mix.parquet`.
+fn repeats(work: &std::path::Path) -> u64 {
+    let storage: Arc<Storage> = Storage::new().unwrap();
+    let loc = storage
+        .resolve(work.join("reports/mix.parquet").to_str().unwrap())
+        .unwrap();
+    let mut extra = 0;
+    for batch in corpus_pipeline::docs::read_parquet(&storage, &loc).unwrap() {
+        let batch = batch.unwrap();
+        let copies = corpus_pipeline::docs::u64_column(&batch, "copies").unwrap();
+        let drawn = corpus_pipeline::docs::u64_column(&batch, "documents_drawn").unwrap();
+        for i in 0..batch.num_rows() {
+            extra += copies.value(i) - drawn.value(i);
+        }
+    }
+    extra
 }
 
 fn parquet_rows(path: &std::path::Path) -> u64 {

@@ -213,6 +213,22 @@ fn clusters_match_brute_force_jaccard() {
     );
     assert!(reasons["exact-duplicate"] >= 40, "{reasons:?}");
     assert!(reasons["near-duplicate"] >= 80, "{reasons:?}");
+
+    // Exact copies next to their original in the input (so in the same task) skipped the MinHash work:
+    // the Bloom pre-filter's hits were confirmed, and they are all rejected as exact duplicates above.
+    let (mut copies, mut hits) = (0, 0);
+    for task in 0..3 {
+        let path = work.join(format!("dedup/signatures/_done/{task:05}.json"));
+        let marker: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        copies += marker["extra"]["in_task_copies"].as_u64().unwrap();
+        hits += marker["extra"]["bloom_hits"].as_u64().unwrap();
+    }
+    assert!(
+        copies >= 35 && copies <= reasons["exact-duplicate"],
+        "{copies} in-task copies"
+    );
+    assert!(hits >= copies, "{hits} Bloom hits for {copies} copies");
 }
 
 #[test]

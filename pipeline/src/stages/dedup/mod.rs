@@ -33,13 +33,11 @@ pub use components::DedupComponents;
 pub use filter::DedupFilter;
 pub use signatures::DedupSignatures;
 
-use anyhow::{Context, Result, anyhow, bail};
-use corpus_dedup::{Record, RunReader, RunSink, RunStats};
+use anyhow::{Result, anyhow, bail};
 use serde_json::json;
-use std::io::{BufReader, BufWriter};
 
-use crate::runner::{Marker, MarkerOutput, RunContext, TaskContext};
-use crate::storage::{ObjectReader, ObjectWriter, Storage};
+use super::runs::{StoreSink, io_context, open_runs, partition_runs};
+use crate::runner::{Marker, RunContext};
 
 /// Bits of a node id that hold the document's position in the corpus.
 const GLOBAL_BITS: u32 = 40;
@@ -123,87 +121,9 @@ impl Offsets {
     }
 }
 
-/// Writes the runs of one record kind of a task to `{stage dir}/{kind}/p{partition}/t{task}-{run}.run`
-/// and records each as an output of the task.
-struct StoreSink<'a, 'c> {
-    ctx: &'a TaskContext<'c>,
-    kind: &'static str,
-}
-
-impl StoreSink<'_, '_> {
-    fn rel(&self, partition: usize, run: usize) -> String {
-        self.ctx.stage_file(&format!(
-            "{}/p{partition:05}/t{:05}-{run:04}.run",
-            self.kind, self.ctx.task
-        ))
-    }
-}
-
-impl RunSink for StoreSink<'_, '_> {
-    type Writer = BufWriter<ObjectWriter>;
-
-    fn create(&mut self, partition: usize, run: usize) -> std::io::Result<Self::Writer> {
-        let loc = self.ctx.temp_output(&self.rel(partition, run));
-        Ok(BufWriter::with_capacity(
-            1 << 16,
-            self.ctx.run.storage.writer(&loc),
-        ))
-    }
-
-    fn finished(
-        &mut self,
-        partition: usize,
-        run: usize,
-        writer: Self::Writer,
-        stats: RunStats,
-    ) -> std::io::Result<()> {
-        let written = writer
-            .into_inner()
-            .map_err(|e| e.into_error())?
-            .finish()
-            .map_err(std::io::Error::other)?;
-        self.ctx
-            .add_output(&self.rel(partition, run), self.kind, written, stats.records)
-            .map_err(std::io::Error::other)
-    }
-}
-
 /// The spill budget of one of `sharing` spillers of a task.
 fn budget(run: &RunContext, sharing: usize) -> usize {
     (run.config.dedup.memory_mb << 20) / 2 / sharing.max(1)
-}
-
-/// The runs of `kind` for `partition` among some markers' outputs.
-fn partition_runs<'m>(
-    markers: &'m [Marker],
-    kind: &str,
-    partition: usize,
-) -> impl Iterator<Item = &'m MarkerOutput> {
-    let dir = format!("/{kind}/p{partition:05}/");
-    markers
-        .iter()
-        .flat_map(|m| m.outputs.iter())
-        .filter(move |o| o.kind == kind && o.path.contains(&dir))
-}
-
-/// Opens runs as readers of `T`, in the given order.
-fn open_runs<'m, T: Record>(
-    run: &RunContext,
-    outputs: impl Iterator<Item = &'m MarkerOutput>,
-) -> Result<Vec<RunReader<BufReader<ObjectReader>, T>>> {
-    outputs
-        .map(|o| {
-            let loc = run.work.child(&o.path);
-            let reader = Storage::reader(&run.storage, &loc)
-                .with_context(|| format!("opening run {loc}"))?;
-            Ok(RunReader::new(BufReader::with_capacity(1 << 16, reader)))
-        })
-        .collect()
-}
-
-/// An I/O error from a run, as an error that names the stage.
-fn io_context(e: std::io::Error, what: &str) -> anyhow::Error {
-    anyhow::Error::new(e).context(what.to_string())
 }
 
 #[cfg(test)]

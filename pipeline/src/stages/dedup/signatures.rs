@@ -8,8 +8,8 @@ use std::io::Write;
 use anyhow::{Result, anyhow};
 use arrow::array::{Array, Float64Array};
 use corpus_dedup::{
-    EqualRecords, Keyed, MinHasher, SPARK_DEFAULT_SEED, SparkMinHash, Spiller,
-    normalize_for_shingles, word_shingles,
+    BYTES_PER_SEEN_HASH, EqualRecords, Keyed, MinHasher, SPARK_DEFAULT_SEED, SeenHashes,
+    SparkMinHash, Spiller, normalize_for_shingles, word_shingles,
 };
 use rayon::prelude::*;
 use serde_json::json;
@@ -83,13 +83,32 @@ impl Signer {
         })
     }
 
-    /// Normalised-text hash, band keys (salted by the document's group) and, for verification, the sorted
-    /// set the signature was taken over. A document without shingles (no words) gets no band keys: it can
-    /// only be an exact duplicate.
-    fn keys(&self, text: &str, salt: u64) -> Result<DocKeys> {
+    /// The normalised text and its hash.
+    fn normalize(&self, text: &str) -> (String, u128) {
         let normalized = normalize_for_shingles(text);
         let hash = xxh3_128(normalized.as_bytes());
-        if !self.near {
+        (normalized, hash)
+    }
+
+    /// Whether a document whose normalised text an earlier document of its group already had may skip
+    /// its signature: in `words` mode the shingle set is a function of the normalised text, so the copy's
+    /// band keys would be the earlier document's, and the exact-hash edge joins the two anyway. (In `gpt3`
+    /// mode the set comes from the raw text, so every document is signed.)
+    fn skips_copies(&self) -> bool {
+        self.exact && self.near && matches!(self.method, Method::Words { .. })
+    }
+
+    /// Band keys (salted by the document's group) and, for verification, the sorted set the signature was
+    /// taken over, from the text and its [`Signer::normalize`] output. A document without shingles (no
+    /// words), or an in-task copy, gets no band keys: it can only be an exact duplicate.
+    fn keys(
+        &self,
+        text: &str,
+        (normalized, hash): (String, u128),
+        salt: u64,
+        copy: bool,
+    ) -> Result<DocKeys> {
+        if !self.near || copy {
             return Ok(DocKeys {
                 hash,
                 bands: Vec::new(),
@@ -147,7 +166,7 @@ impl Stage for DedupSignatures {
         let signer = Signer::new(run)?;
         let mut buckets = Spiller::<[u64; 2], _>::new(
             parts,
-            budget(run, 3),
+            budget(run, 4),
             EqualRecords::DropWithinRun,
             StoreSink {
                 ctx,
@@ -156,13 +175,13 @@ impl Stage for DedupSignatures {
         );
         let mut exact = Spiller::<[u64; 3], _>::new(
             parts,
-            budget(run, 3),
+            budget(run, 4),
             EqualRecords::DropWithinRun,
             StoreSink { ctx, kind: "exact" },
         );
         let mut meta = Spiller::<Keyed<1>, _>::new(
             parts,
-            budget(run, 3),
+            budget(run, 4),
             EqualRecords::Keep,
             StoreSink { ctx, kind: "meta" },
         );
@@ -170,9 +189,18 @@ impl Stage for DedupSignatures {
             true => Some(ShingleStore::create(ctx)?),
             false => None,
         };
+        let start = offsets.start(ctx.task);
+        let expected = (offsets.start(ctx.task + 1) - start) as usize;
+        let mut seen = signer.skips_copies().then(|| {
+            SeenHashes::new(
+                expected,
+                budget(run, 4) / BYTES_PER_SEEN_HASH,
+                run.config.run.seed,
+            )
+        });
+        let mut in_task_copies = 0u64;
         let mut counts = Counts::default();
         let mut row = 0u64;
-        let start = offsets.start(ctx.task);
         for batch in read_parquet(&run.storage, &input)? {
             let batch = batch?;
             let ids = string_column(&batch, "id")?;
@@ -191,9 +219,23 @@ impl Stage for DedupSignatures {
                         .ok_or_else(|| anyhow!("document of unknown source '{s}'"))
                 })
                 .collect::<Result<_>>()?;
-            let keys: Vec<DocKeys> = (0..batch.num_rows())
+            let normalized: Vec<(String, u128)> = (0..batch.num_rows())
                 .into_par_iter()
-                .map(|i| signer.keys(texts.value(i), looked_up[i].1))
+                .map(|i| signer.normalize(texts.value(i)))
+                .collect();
+            let copies: Vec<bool> = match &mut seen {
+                Some(seen) => normalized
+                    .iter()
+                    .zip(&looked_up)
+                    .map(|((_, hash), (_, salt))| seen.insert(hash ^ (u128::from(*salt) << 64)))
+                    .collect(),
+                None => vec![false; normalized.len()],
+            };
+            in_task_copies += copies.iter().filter(|&&c| c).count() as u64;
+            let keys: Vec<DocKeys> = normalized
+                .into_par_iter()
+                .enumerate()
+                .map(|(i, n)| signer.keys(texts.value(i), n, looked_up[i].1, copies[i]))
                 .collect::<Result<_>>()?;
             for (i, k) in keys.into_iter().enumerate() {
                 let (priority, salt) = looked_up[i];
@@ -249,7 +291,11 @@ impl Stage for DedupSignatures {
                 bytes: part.bytes,
             }],
             counts,
-            extra: json!({ "documents": row }),
+            extra: json!({
+                "documents": row,
+                "in_task_copies": in_task_copies,
+                "bloom_hits": seen.as_ref().map_or(0, SeenHashes::bloom_hits),
+            }),
         })
     }
 }

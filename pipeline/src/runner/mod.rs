@@ -69,6 +69,12 @@ pub trait Stage: Send + Sync {
         self.name()
     }
 
+    /// The per-task accounting report below the work directory (default `reports/{name}.parquet`); a
+    /// stage whose own report takes that name puts its accounting elsewhere.
+    fn report(&self) -> String {
+        format!("reports/{}.parquet", self.name())
+    }
+
     /// The configuration this stage's output depends on; any change reruns it and every later stage.
     fn fingerprint(&self, run: &RunContext) -> serde_json::Value;
 
@@ -342,8 +348,7 @@ pub fn check_or_reset(
                 .into());
             }
             run.storage.delete_prefix(&run.work.child(stage.dir()))?;
-            run.storage
-                .delete(&run.work.child(&format!("reports/{}.parquet", stage.name())))?;
+            run.storage.delete(&run.work.child(&stage.report()))?;
             reset.push(stage.name().to_string());
         }
     }
@@ -540,7 +545,7 @@ pub fn finish_if_complete(run: &RunContext, stage: &dyn Stage) -> Result<bool> {
     if markers.len() != run.tasks || markers.iter().any(|m| m.config_hash != hash) {
         return Ok(false);
     }
-    write_report(run, stage.name(), &markers)?;
+    write_report(run, stage.name(), &stage.report(), &markers)?;
     stage
         .finish(run, &markers)
         .with_context(|| format!("finishing stage {}", stage.name()))?;

@@ -31,8 +31,9 @@ fn report_schema() -> Arc<Schema> {
     ]))
 }
 
-/// Writes `reports/{stage}.parquet` from the stage's markers.
-pub fn write_report(run: &RunContext, stage: &str, markers: &[Marker]) -> Result<()> {
+/// Writes the stage's accounting report (`path` below the work directory, see `Stage::report`) from its
+/// markers.
+pub fn write_report(run: &RunContext, stage: &str, path: &str, markers: &[Marker]) -> Result<()> {
     let u64s = |f: &dyn Fn(&Marker) -> u64| -> ArrayRef {
         Arc::new(markers.iter().map(f).collect::<UInt64Array>())
     };
@@ -62,7 +63,7 @@ pub fn write_report(run: &RunContext, stage: &str, markers: &[Marker]) -> Result
     ];
     let batch =
         RecordBatch::try_new(report_schema(), columns).context("building the stage report")?;
-    let loc = run.work.child(&format!("reports/{stage}.parquet"));
+    let loc = run.work.child(path);
     let mut sink = ParquetSink::create(&run.storage, &loc, report_schema())?;
     sink.write(&batch)?;
     sink.finish()?;

@@ -7,7 +7,7 @@
 //! choice depends on the seed and the document id only, never on the task count.
 //!
 //! The shuffle goes through storage with bounded memory: a task writes its copies as sorted runs
-//! partitioned by key range (`mix/{split}/p{partition}/`, spilling whenever `mix.memory_mb` is full), and
+//! partitioned by key range (`mix/{split}/p{partition}/`, 2^26 tokens per range, spilling whenever `mix.memory_mb` is full), and
 //! the shard stage merges each partition's runs in key order, partition after partition.
 //!
 //! Mixing runs after tokenizing, not before as DESIGN.md §1 draws it: the weights and epochs are in tokens,
@@ -37,11 +37,16 @@ use crate::docs::{
 use crate::runner::{Counts, Marker, MarkerInput, RunContext, Stage, TaskContext, TaskResult};
 use crate::storage::Storage;
 
-/// The mix report's path below the work directory.
+/// The mix report's path below the work directory (the stage's per-task accounting goes to
+/// `reports/mix_tasks.parquet`).
 pub const MIX_REPORT: &str = "reports/mix.parquet";
 
 /// Most key-range partitions of one split's shuffle.
 const MAX_PARTITIONS: u64 = 4096;
+
+/// Tokens a key-range partition is sized for: a shard task reads at most one partition it does not write
+/// from in full, and the partitioning does not depend on the shard size (so changing it reruns only `shard`).
+const PARTITION_TOKENS: f64 = (1u64 << 26) as f64;
 
 /// The mix stage.
 pub struct Mix;
@@ -214,7 +219,7 @@ pub(crate) struct MixLayout {
 }
 
 impl MixLayout {
-    /// The layout from the tokenize markers: partitions sized so one holds about one shard of tokens.
+    /// The layout from the tokenize markers: partitions of about [`PARTITION_TOKENS`] each.
     pub(crate) fn new(config: &Config, tokenize: &[Marker]) -> Result<MixLayout> {
         let mut available: BTreeMap<String, u64> = BTreeMap::new();
         let mut val_tokens = 0u64;
@@ -231,9 +236,8 @@ impl MixLayout {
             .iter()
             .map(|d| d.epochs * d.available_tokens as f64)
             .sum();
-        let per_shard = config.shards.tokens_per_shard as f64;
         let count = |tokens: f64| {
-            (tokens / per_shard)
+            (tokens / PARTITION_TOKENS)
                 .ceil()
                 .clamp(1.0, MAX_PARTITIONS as f64) as usize
         };
@@ -249,6 +253,10 @@ impl Stage for Mix {
         "mix"
     }
 
+    fn report(&self) -> String {
+        "reports/mix_tasks.parquet".to_string()
+    }
+
     fn fingerprint(&self, run: &RunContext) -> serde_json::Value {
         let weights: Vec<(&str, f64)> = run
             .config
@@ -261,7 +269,6 @@ impl Stage for Mix {
             "total_tokens": run.config.mix.total_tokens,
             "reweight": run.config.mix.reweight,
             "max_epochs": run.config.mix.max_epochs,
-            "tokens_per_shard": run.config.shards.tokens_per_shard,
             "seed": run.config.run.seed,
         })
     }

@@ -75,8 +75,9 @@ fn sources_are_drawn_by_weight_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     write_corpus(dir.path());
     let work = dir.path().join("work");
-    // 60k tokens: web (the largest source) is sampled below one epoch, wiki repeated several times.
-    build(&config(dir.path(), &work, 3, "total_tokens = 60000"), &[]);
+    // 200k tokens of ~230k available: web (the largest source) is sampled below one epoch, books and
+    // wiki repeated.
+    build(&config(dir.path(), &work, 3, "total_tokens = 200000"), &[]);
     // Python recomputes every document's copies and every copy's place from the seed and the ids alone,
     // and decodes the shards with OpenAI's tiktoken to check each copy is where the mix put it.
     let summary = corpus_tests::python_check(&work);
@@ -109,7 +110,7 @@ fn sources_are_drawn_by_weight_and_reported() {
         );
     }
     assert!(mix["web"]["epochs"].as_f64().unwrap() < 1.0);
-    assert!(mix["wiki"]["epochs"].as_f64().unwrap() > 2.0);
+    assert!(mix["wiki"]["epochs"].as_f64().unwrap() > 1.5);
 
     // Every document that was not drawn has a reject row; the accounting holds.
     let status = run(&["status", "--work", &work.display().to_string(), "--json"]).ok();

@@ -15,11 +15,14 @@
 //! Both split on whitespace as Python's `str.split()` and `re`'s `\S+` do (Unicode `White_Space` plus
 //! U+001C–U+001F). The tokenizer and the per-token rules here are the only ones in the crate: the
 //! benchmark side and the training side both go through [`Words`], which tokenizes and normalises in one
-//! pass, ASCII bytes through a per-mode table.
+//! pass, ASCII bytes through a per-mode table; the matcher's pass over training text
+//! ([`Words::next_hashed`]) finds most tokens and their word hashes from bitmaps of 64-byte blocks
+//! instead, leaving the rest to the same per-token rules.
 
 use std::fmt;
 use std::ops::Range;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -177,6 +180,46 @@ static GPT3_BYTES: [ByteClass; 256] = byte_classes(Mode::Gpt3);
 /// [`byte_classes`] of [`Mode::Janitor`].
 static JANITOR_BYTES: [ByteClass; 256] = byte_classes(Mode::Janitor);
 
+/// Appends GPT-3 mode's normalisation of the non-whitespace character `c` to `word`: its lowercase
+/// form less every character that is not a letter or a number.
+fn push_gpt3_normalized(word: &mut String, c: char) {
+    match TWO_BYTE_GPT3.get((c as usize).wrapping_sub(0x80)) {
+        Some(&Gpt3Char::Keep(lower)) => word.push(lower),
+        Some(Gpt3Char::Delete) => {}
+        Some(Gpt3Char::Other) | None => {
+            word.extend(c.to_lowercase().filter(|c| c.is_alphanumeric()));
+        }
+    }
+}
+
+/// GPT-3 mode's normalisation of one character, as [`TWO_BYTE_GPT3`] holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gpt3Char {
+    /// Lowercases to this one character, a letter or a number.
+    Keep(char),
+    /// Lowercases to characters none of which is a letter or a number.
+    Delete,
+    /// Lowercases to several characters (U+0130 `İ`: `i` and U+0307), decided case by case.
+    Other,
+}
+
+/// [`Gpt3Char`] of every two-byte character (U+0080–U+07FF: Latin, Greek, Cyrillic, Armenian,
+/// Hebrew, Arabic...), computed once from the same Unicode case mapping and properties that
+/// [`push_gpt3_normalized`] applies to other characters: their lookups are most of GPT-3 mode's
+/// time on such text.
+static TWO_BYTE_GPT3: LazyLock<Vec<Gpt3Char>> = LazyLock::new(|| {
+    ('\u{80}'..='\u{7ff}')
+        .map(|c| {
+            let mut lower = c.to_lowercase();
+            match (lower.next(), lower.next()) {
+                (Some(one), None) if one.is_alphanumeric() => Gpt3Char::Keep(one),
+                (Some(_), None) => Gpt3Char::Delete,
+                _ => Gpt3Char::Other,
+            }
+        })
+        .collect()
+});
+
 /// Whether Python's `str.isspace()` holds for `c`: Unicode `White_Space` plus the ASCII information
 /// separators U+001C–U+001F, which Python also splits on.
 fn is_python_whitespace(c: char) -> bool {
@@ -191,7 +234,7 @@ const fn is_ascii_python_whitespace(byte: u8) -> bool {
 
 /// The hash of a normalised word, by which both sides of the matcher look words up. A word of up to 16
 /// bytes (nearly every word) is hashed from its bytes as two little-endian 64-bit lanes, zero-padded
-/// ([`short_word_hash`]), which lets [`Words::next_hashed`] hash a plain token straight from the text; a
+/// ([`short_word_hash`]), which lets [`Words::next_hashed`] hash most tokens straight from the text; a
 /// longer one with xxh3-64.
 pub(crate) fn word_hash(word: &str) -> u64 {
     let bytes = word.as_bytes();
@@ -249,17 +292,144 @@ fn not_alphanumeric(chunk: u64) -> u64 {
     !(alphanumeric & !chunk) & HIGH
 }
 
-/// The high bit of every lane of `chunk` equal to `byte`.
-fn lanes_equal(chunk: u64, byte: u8) -> u64 {
-    let zero_where_equal = chunk ^ (ONES * u64::from(byte));
-    // A lane's high bit ends up set iff neither its low seven bits (which `+ LOW7` carries out of) nor
-    // its high bit are set; nothing carries between lanes.
-    !(((zero_where_equal & LOW7) + LOW7) | zero_where_equal | LOW7)
-}
-
 /// `chunk` with the ASCII letters of its lanes lowercased, other lanes as they are.
 fn ascii_lowercase(chunk: u64) -> u64 {
     chunk | ((lanes_in_range(chunk, b'A', b'Z') & !chunk) >> 2)
+}
+
+/// Bytes of the text that [`Words::next_hashed`] classifies at once, one bit per byte of a `u64`.
+const BLOCK: usize = 64;
+
+/// [`BlockClasses::base`] before the first block is classified: no multiple of [`BLOCK`].
+const NO_BLOCK: usize = usize::MAX;
+
+/// The classes of two consecutive blocks of the text, one bit per byte (bit `i` for byte `base + i`),
+/// as [`Words::block_classes`] computes them.
+#[derive(Debug, Clone, Copy)]
+struct BlockClasses {
+    /// Where the first block starts in the text: a multiple of [`BLOCK`], or [`NO_BLOCK`].
+    base: usize,
+    /// ASCII whitespace, and every byte past the end of the text (the end of the text ends a token).
+    space: u128,
+    /// Bytes of a token that the mode deletes from its word, all ASCII.
+    deleted: u128,
+    /// Bytes whose character must be decoded to be classified: in [`Mode::Gpt3`] every non-ASCII
+    /// byte, in [`Mode::Janitor`] the lead bytes of the non-ASCII characters that may be whitespace.
+    special: u128,
+}
+
+/// The 64 bits of `bits` from bit `from` (below 64) on.
+fn bits_from(bits: u128, from: usize) -> u64 {
+    (bits >> (from % 64)) as u64
+}
+
+/// The eight bytes of `bytes` from `at` as a little-endian lane, zero past the end.
+fn lane_at(bytes: &[u8], at: usize) -> u64 {
+    let mut lane = [0u8; 8];
+    match bytes.get(at..at + 8) {
+        Some(whole) => lane.copy_from_slice(whole),
+        None => {
+            let rest = bytes.get(at..).unwrap_or_default();
+            lane.iter_mut().zip(rest).for_each(|(to, &from)| *to = from);
+        }
+    }
+    u64::from_le_bytes(lane)
+}
+
+/// Whether `byte` is special to [`Words::next_hashed`] under `mode` (see [`BlockClasses::special`]):
+/// in [`Mode::Gpt3`] any non-ASCII byte, in [`Mode::Janitor`] the lead bytes of the non-ASCII
+/// whitespace characters (0xc2: U+0085, U+00A0; 0xe1: U+1680; 0xe2: U+2000–U+205F; 0xe3: U+3000).
+#[cfg(any(test, not(target_arch = "x86_64")))]
+fn is_special(byte: u8, mode: Mode) -> bool {
+    match mode {
+        Mode::Gpt3 => !byte.is_ascii(),
+        Mode::Janitor => matches!(byte, 0xc2 | 0xe1..=0xe3),
+    }
+}
+
+/// The bitmaps of [`BlockClasses`] for one block, bit `i` for `block[i]`: whitespace
+/// ([`ByteClass::Space`]), deleted bytes ([`ByteClass::Delete`]) and special bytes ([`is_special`])
+/// under `mode`.
+fn block_bits(block: &[u8; BLOCK], mode: Mode) -> [u64; 3] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: SSE2 is part of every x86-64 target.
+        unsafe { block_bits_sse2(block, mode) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        block_bits_bytewise(block, mode)
+    }
+}
+
+/// [`block_bits`] one byte at a time through the mode's byte table: the definition, which the SSE2
+/// version is tested against, and the version for other targets.
+#[cfg(any(test, not(target_arch = "x86_64")))]
+fn block_bits_bytewise(block: &[u8; BLOCK], mode: Mode) -> [u64; 3] {
+    let classes = match mode {
+        Mode::Gpt3 => &GPT3_BYTES,
+        Mode::Janitor => &JANITOR_BYTES,
+    };
+    let mut bits = [0u64; 3];
+    for (i, &byte) in block.iter().enumerate() {
+        let class = classes[usize::from(byte)];
+        bits[0] |= u64::from(class == ByteClass::Space) << i;
+        bits[1] |= u64::from(class == ByteClass::Delete) << i;
+        bits[2] |= u64::from(is_special(byte, mode)) << i;
+    }
+    bits
+}
+
+/// [`block_bits`] with SSE2, 16 bytes at a time: each class is a few byte ranges, each range one
+/// unsigned comparison (`byte - low <= len - 1`, as `min(byte - low, len - 1) == byte - low`).
+/// Whitespace is `\t`–`\r` and U+001C–U+0020 ([`is_ascii_python_whitespace`]); deleted bytes are in
+/// Janitor mode `!`–`~` less letters and digits (Python's `string.punctuation`), in GPT-3 mode every
+/// ASCII byte that is neither a letter, a digit nor whitespace; special bytes are as [`is_special`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn block_bits_sse2(block: &[u8; BLOCK], mode: Mode) -> [u64; 3] {
+    use std::arch::x86_64::{
+        _mm_andnot_si128, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    let mut bits = [0u64; 3];
+    for (i, chunk) in block.chunks_exact(16).enumerate() {
+        // SAFETY: `chunk` holds 16 bytes, which `_mm_loadu_si128` reads without alignment.
+        let bytes = unsafe { _mm_loadu_si128(chunk.as_ptr().cast()) };
+        let space = _mm_or_si128(in_range(bytes, b'\t', 5), in_range(bytes, 0x1c, 5));
+        let lower = _mm_or_si128(bytes, _mm_set1_epi8(0x20));
+        let alphanumeric = _mm_or_si128(in_range(bytes, b'0', 10), in_range(lower, b'a', 26));
+        let mask = |lanes| u64::from(_mm_movemask_epi8(lanes) as u16);
+        let non_ascii = mask(bytes);
+        let (deleted, special) = match mode {
+            Mode::Gpt3 => (
+                !(mask(alphanumeric) | mask(space) | non_ascii) & 0xffff,
+                non_ascii,
+            ),
+            Mode::Janitor => {
+                let leads = _mm_or_si128(
+                    _mm_cmpeq_epi8(bytes, _mm_set1_epi8(0xc2_u8 as i8)),
+                    in_range(bytes, 0xe1, 3),
+                );
+                let printable = in_range(bytes, b'!', 94);
+                (mask(_mm_andnot_si128(alphanumeric, printable)), mask(leads))
+            }
+        };
+        for (class, lanes) in bits.iter_mut().zip([mask(space), deleted, special]) {
+            *class |= lanes << (16 * i);
+        }
+    }
+    bits
+}
+
+/// All ones in the lanes of `bytes` in `low..low + len` (unsigned, `len` at least 1), zero in the
+/// others.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn in_range(bytes: std::arch::x86_64::__m128i, low: u8, len: u8) -> std::arch::x86_64::__m128i {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_min_epu8, _mm_set1_epi8, _mm_sub_epi8};
+    let offset = _mm_sub_epi8(bytes, _mm_set1_epi8(low as i8));
+    _mm_cmpeq_epi8(_mm_min_epu8(offset, _mm_set1_epi8((len - 1) as i8)), offset)
 }
 
 /// The whitespace-delimited tokens of a text (the maximal runs of non-whitespace characters, as Python's
@@ -267,11 +437,14 @@ fn ascii_lowercase(chunk: u64) -> u64 {
 ///
 /// This is the crate's one tokenizer: the benchmark side and the training side both read words through
 /// it. ASCII bytes cost one lookup in a per-mode table each; only non-ASCII characters are decoded.
+/// [`Words::next_hashed`] classifies the text 64 bytes at a time instead (SSE2 on x86-64).
 pub(crate) struct Words<'a> {
     text: &'a str,
     at: usize,
     mode: Mode,
     classes: &'static [ByteClass; 256],
+    /// The classified blocks around `at`, for [`Words::next_hashed`].
+    blocks: BlockClasses,
 }
 
 impl<'a> Words<'a> {
@@ -286,6 +459,12 @@ impl<'a> Words<'a> {
             at: 0,
             mode,
             classes,
+            blocks: BlockClasses {
+                base: NO_BLOCK,
+                space: 0,
+                deleted: 0,
+                special: 0,
+            },
         }
     }
 
@@ -341,7 +520,7 @@ impl<'a> Words<'a> {
                     }
                     if self.mode == Mode::Gpt3 {
                         word.push_str(self.text.get(kept..at).unwrap_or_default());
-                        word.extend(c.to_lowercase().filter(|c| c.is_alphanumeric()));
+                        push_gpt3_normalized(word, c);
                         at += c.len_utf8();
                         kept = at;
                     } else {
@@ -360,72 +539,192 @@ impl<'a> Words<'a> {
     }
 
     /// The byte range of the next token and the [`word_hash`] of its word (`None` when the word is
-    /// empty); `None` after the last token. A plain token, up to 15 bytes that the mode keeps or only
-    /// lowercases ([`Words::not_plain`]) followed by nothing but deleted bytes (a word and its trailing
-    /// punctuation), is hashed straight from the text; any other is normalised into `word` by
-    /// [`Words::next_into`] and hashed from there.
-    #[inline]
+    /// empty); `None` after the last token. Tokens are found and hashed from bitmaps of the text's
+    /// byte classes ([`Words::classified_token`]); a token those cannot settle is normalised into
+    /// `word` by [`Words::next_into`] and hashed from there.
+    ///
+    /// Inlined into the matcher's loop with [`Words::classified_token`]: as calls, returning the
+    /// token through memory cost a fifth of the matcher's time.
+    #[inline(always)]
     pub(crate) fn next_hashed(&mut self, word: &mut String) -> Option<(Range<usize>, Option<u64>)> {
-        let start = self.skip_whitespace()?;
-        if let Some(plain) = self.plain_token(start) {
-            return Some(plain);
+        if let Some(token) = self.classified_token() {
+            return Some(token);
         }
         let range = self.next_into(word)?;
         Some((range, (!word.is_empty()).then(|| word_hash(word))))
     }
 
-    /// [`Words::next_hashed`] for a plain token at `start`, read as two 8-byte lanes; `None`, reading
-    /// nothing, when the token is not plain or fewer than 16 bytes are left.
-    #[inline]
-    fn plain_token(&mut self, start: usize) -> Option<(Range<usize>, Option<u64>)> {
-        let bytes = self.text.as_bytes();
-        let lane = |from: usize| {
-            bytes
-                .get(from..from + 8)
-                .and_then(|lane| <[u8; 8]>::try_from(lane).ok())
-                .map(u64::from_le_bytes)
+    /// [`Words::next_hashed`] from the bitmaps of [`Words::block_classes`]; `None`, with `at` at or
+    /// before the next token, where [`Words::next_into`] must decide: a token of GPT-3 mode with a
+    /// non-ASCII character, a token running past the two classified blocks, and the end of the text.
+    ///
+    /// Exact because a token is a maximal run of characters that are not whitespace, as
+    /// [`Words::next_into`] splits it: it ends at the first ASCII whitespace byte or the first
+    /// special byte that starts a whitespace character (each special byte is decoded), and its
+    /// word is its bytes that the mode does not delete, in order, ASCII-lowercased: both modes keep
+    /// ASCII letters and digits and lowercase only `A`–`Z`, and Janitor mode keeps every non-ASCII
+    /// byte as it is. The next token's start and end are two bit scans, so finding them does not
+    /// wait on the bytes of the token before. The word is read straight from the text when it is a
+    /// prefix of the token of up to 16 bytes (a word and its trailing punctuation: most tokens),
+    /// gathered otherwise ("don't", "e.g.", "(word)", long words).
+    ///
+    /// The word of a settled token fits [`BLOCK`] bytes: its token ends within 64 bytes of `from`.
+    #[inline(always)]
+    fn classified_token(&mut self) -> Option<(Range<usize>, Option<u64>)> {
+        let start = loop {
+            let Some(rel) = self
+                .at
+                .checked_sub(self.blocks.base)
+                .filter(|&rel| rel < BLOCK)
+            else {
+                if self.at >= self.text.len() {
+                    return None;
+                }
+                self.load_blocks();
+                continue;
+            };
+            let start = rel + (!bits_from(self.blocks.space, rel)).trailing_zeros() as usize;
+            if start >= BLOCK {
+                // Whitespace up to the second block, or through it: classify from there.
+                self.at = self.blocks.base + start;
+                continue;
+            }
+            // A non-ASCII whitespace character before the token (as U+00A0 in web text).
+            if bits_from(self.blocks.special, start) & 1 == 0 {
+                break start;
+            }
+            let at = self.blocks.base + start;
+            match self.char_at(at) {
+                Some(c) if is_python_whitespace(c) => self.at = at + c.len_utf8(),
+                _ => break start,
+            }
         };
-        let (low, high) = (lane(start)?, lane(start + 8)?);
-        let others = u128::from(self.not_plain(low)) | u128::from(self.not_plain(high)) << 64;
-        let len = (others.trailing_zeros() / 8) as usize;
-        if len == 0 || len >= 16 {
+        let base = self.blocks.base;
+        let from = base + start;
+        // From here on, bit `i` is byte `from + i`.
+        let space = bits_from(self.blocks.space, start);
+        if space == 0 {
+            self.at = from;
             return None;
         }
-        let mut end = start + len;
-        while let Some(&byte) = bytes.get(end) {
-            match self.classes[usize::from(byte)] {
-                ByteClass::Delete => end += 1,
-                ByteClass::Space => break,
-                ByteClass::Keep | ByteClass::NonAscii => return None,
+        // The bytes before the first ASCII whitespace byte, then before the first whitespace
+        // character.
+        let mut token = (space & space.wrapping_neg()) - 1;
+        let mut special = bits_from(self.blocks.special, start) & token;
+        while special != 0 {
+            let bit = special.trailing_zeros();
+            match self.char_at(from + bit as usize) {
+                Some(c) if is_python_whitespace(c) => {
+                    token &= (1 << bit) - 1;
+                    break;
+                }
+                // GPT-3 mode lowercases and filters non-ASCII characters by their Unicode
+                // properties.
+                Some(_) if self.mode == Mode::Janitor => special &= special - 1,
+                _ => {
+                    self.at = from;
+                    return None;
+                }
             }
         }
-        // The word's bytes, lowercased, with the lanes past its end zeroed.
-        let first = |lane: u64, n: usize| match n {
-            0 => 0,
-            1..8 => lane & ((1 << (8 * n)) - 1),
-            _ => lane,
-        };
-        let low = ascii_lowercase(first(low, len));
-        let high = ascii_lowercase(first(high, len.saturating_sub(8)));
+        // `token` is below 2^63: `token + 1` is the bit of its end.
+        let end = from + (token + 1).trailing_zeros() as usize;
         self.at = end;
-        Some((start..end, Some(short_word_hash(low, high, len))))
+        let bytes = self.text.as_bytes();
+        let word = token & !bits_from(self.blocks.deleted, start);
+        // `word` is below 2^63 (the token ends by bit 63), so `word + 1` does not overflow: it
+        // carries through the word's trailing ones, its lowest set bit counts them, and
+        // `word & (word + 1)` is zero exactly when the word's bytes are the token's first
+        // `prefix_len` (at least one, as `word` is not zero).
+        let prefix_len = (word + 1).trailing_zeros() as usize;
+        let hash = if word == 0 {
+            None
+        } else if word & (word + 1) == 0 && prefix_len <= 16 {
+            let lanes =
+                u128::from(lane_at(bytes, from)) | u128::from(lane_at(bytes, from + 8)) << 64;
+            let kept = lanes & (u128::MAX >> (128 - 8 * prefix_len));
+            let (low, high) = (kept as u64, (kept >> 64) as u64);
+            Some(short_word_hash(
+                ascii_lowercase(low),
+                ascii_lowercase(high),
+                prefix_len,
+            ))
+        } else {
+            let mut gathered = [0u8; BLOCK];
+            let mut len = 0;
+            let mut rest = word;
+            while rest != 0 {
+                if let Some(byte) = gathered.get_mut(len) {
+                    *byte = bytes
+                        .get(from + rest.trailing_zeros() as usize)
+                        .copied()
+                        .unwrap_or_default();
+                }
+                len += 1;
+                rest &= rest - 1;
+            }
+            Some(match gathered.get_mut(..len) {
+                Some(word) if len > 16 => {
+                    word.make_ascii_lowercase();
+                    xxh3_64(word)
+                }
+                // Up to 16 bytes, zero-padded: the lanes of `short_word_hash`.
+                _ => {
+                    let lane = |at: usize| lane_at(&gathered, at);
+                    short_word_hash(ascii_lowercase(lane(0)), ascii_lowercase(lane(8)), len)
+                }
+            })
+        };
+        Some((from..end, hash))
     }
 
-    /// The high bit of every lane of `chunk` (eight bytes, little-endian) that cannot be part of a plain
-    /// token's word, the other bits zero. ASCII letters and digits can in both modes; in
-    /// [`Mode::Janitor`], which keeps non-ASCII characters as they are, so can the bytes of non-ASCII
-    /// characters, except the lead bytes of the non-ASCII whitespace characters (0xc2: U+0085, U+00A0;
-    /// 0xe1: U+1680; 0xe2: U+2000–U+205F; 0xe3: U+3000), which [`Words::next_into`] decodes instead.
-    #[inline]
-    fn not_plain(&self, chunk: u64) -> u64 {
-        let mut plain = !not_alphanumeric(chunk) & HIGH;
-        if self.mode == Mode::Janitor {
-            let maybe_space = [0xc2, 0xe1, 0xe2, 0xe3]
-                .into_iter()
-                .fold(0, |found, lead| found | lanes_equal(chunk, lead));
-            plain |= chunk & HIGH & !maybe_space;
+    /// Classifies the two blocks from the block holding `at` into [`Words::blocks`], reusing the
+    /// second block of the last two where the window moves on by one.
+    fn load_blocks(&mut self) {
+        let base = self.at - self.at % BLOCK;
+        let [space, deleted, special] = self.block_classes(base + BLOCK);
+        let high = |bits: u64| u128::from(bits) << BLOCK;
+        if self.blocks.base.wrapping_add(BLOCK) == base {
+            let blocks = &mut self.blocks;
+            blocks.space = (blocks.space >> BLOCK) | high(space);
+            blocks.deleted = (blocks.deleted >> BLOCK) | high(deleted);
+            blocks.special = (blocks.special >> BLOCK) | high(special);
+        } else {
+            let [low_space, low_deleted, low_special] = self.block_classes(base);
+            self.blocks.space = u128::from(low_space) | high(space);
+            self.blocks.deleted = u128::from(low_deleted) | high(deleted);
+            self.blocks.special = u128::from(low_special) | high(special);
         }
-        !plain & HIGH
+        self.blocks.base = base;
+    }
+
+    /// The [`BlockClasses`] bitmaps (whitespace, deleted, special) of the [`BLOCK`] bytes from
+    /// `from` ([`block_bits`]), bytes past the end of the text counted as whitespace only.
+    fn block_classes(&self, from: usize) -> [u64; 3] {
+        let bytes = self.text.as_bytes();
+        let whole = bytes
+            .get(from..from + BLOCK)
+            .and_then(|block| <&[u8; BLOCK]>::try_from(block).ok());
+        let mut classes = match whole {
+            Some(block) => block_bits(block, self.mode),
+            None => {
+                let mut block = [0u8; BLOCK];
+                let rest = bytes.get(from..).unwrap_or_default();
+                block
+                    .iter_mut()
+                    .zip(rest)
+                    .for_each(|(to, &byte)| *to = byte);
+                block_bits(&block, self.mode)
+            }
+        };
+        let left = self.text.len().saturating_sub(from);
+        if left < BLOCK {
+            let past_end = u64::MAX << left;
+            classes[0] |= past_end;
+            classes[1] &= !past_end;
+            classes[2] &= !past_end;
+        }
+        classes
     }
 
     /// Moves past whitespace to the next token and returns its start; `None` at the end of the text.
@@ -459,7 +758,10 @@ impl<'a> Words<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Mode, Words, gpt3_words, janitor_normalize, word_count, word_hash};
+    use super::{
+        BLOCK, Mode, Words, block_bits, block_bits_bytewise, gpt3_words, janitor_normalize,
+        push_gpt3_normalized, word_count, word_hash,
+    };
 
     fn words(text: &str) -> Vec<String> {
         gpt3_words(text).map(|word| word.text).collect()
@@ -593,6 +895,170 @@ mod tests {
         distinct.sort_unstable();
         distinct.dedup();
         assert_eq!(distinct.len(), hashes.len());
+    }
+
+    /// A SplitMix64 sequence: `next(n)` is uniform in `0..n`.
+    fn random(seed: u64) -> impl FnMut(usize) -> usize {
+        let mut state = seed;
+        move |n| {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            ((z ^ (z >> 31)) % n as u64) as usize
+        }
+    }
+
+    /// Random texts of random tokens: ASCII letters, digits and punctuation (apostrophes, dots,
+    /// dashes) in any order, non-ASCII letters, punctuation and whitespace, control characters,
+    /// words of up to 80 bytes, runs of whitespace.
+    fn random_texts(count: usize, seed: u64) -> Vec<String> {
+        const PIECES: &[&str] = &[
+            "a", "Z", "q", "M", "0", "7", "'", ".", ",", "-", "!", "(", ")", "\"", "$", "_", "~",
+            "é", "É", "ß", "İ", "Σ", "東", "ǅ", "Ⅻ", "½", "’", "“", "—", "…", "«", "\u{300}",
+            "\u{200b}", "\u{a0}", "\u{85}", "\u{1680}", "\u{2003}", "\u{2028}", "\u{202f}",
+            "\u{205f}", "\u{3000}", "\u{1c}", "\u{1}", "\u{7f}", "\u{0}", " ", " ", "\n", "\t",
+            "\r",
+        ];
+        const WORDS: &[&str] = &["don't", "e.g.", "U.S.", "(word)", "Hello,", "it’s", "naïve"];
+        let mut next = random(seed);
+        (0..count)
+            .map(|_| {
+                let mut text = String::new();
+                for _ in 0..next(60) {
+                    match next(4) {
+                        0 => text.push_str(PIECES[next(PIECES.len())]),
+                        1 => text.push_str(WORDS[next(WORDS.len())]),
+                        2 => {
+                            for _ in 0..next(80) {
+                                text.push(char::from(b"abcXYZ019'.-"[next(12)]));
+                            }
+                        }
+                        _ => {
+                            for _ in 0..1 + next(12) {
+                                text.push_str(PIECES[next(PIECES.len())]);
+                            }
+                        }
+                    }
+                    text.push_str([" ", " ", "  ", "\n\n", "\u{a0}", ""][next(6)]);
+                }
+                text
+            })
+            .collect()
+    }
+
+    #[test]
+    fn classified_tokens_match_the_general_path() {
+        for mode in [Mode::Gpt3, Mode::Janitor] {
+            let (mut settled, mut tokens) = (0, 0);
+            for text in random_texts(2000, 7) {
+                let mut classified = Words::new(&text, mode);
+                let mut general = Words::new(&text, mode);
+                let (mut buffer, mut word) = (String::new(), String::new());
+                loop {
+                    let expected = general
+                        .next_into(&mut word)
+                        .map(|range| (range, (!word.is_empty()).then(|| word_hash(&word))));
+                    // What `next_hashed` does, counting the tokens the bitmaps settle.
+                    let found = match classified.classified_token() {
+                        Some(token) => {
+                            settled += 1;
+                            Some(token)
+                        }
+                        None => classified.next_hashed(&mut buffer),
+                    };
+                    assert_eq!(found, expected, "{mode} {text:?}");
+                    if expected.is_none() {
+                        break;
+                    }
+                    tokens += 1;
+                }
+            }
+            // Enough of them go each way for the comparison to test both.
+            assert!(
+                settled * 5 > tokens && settled < tokens,
+                "{mode}: {settled} of {tokens}"
+            );
+        }
+    }
+
+    #[test]
+    fn bitmaps_settle_punctuated_long_and_non_ascii_tokens() {
+        let settled = |text: &str, mode: Mode| Words::new(text, mode).classified_token();
+        for (mode, token, word) in [
+            (Mode::Janitor, "don't", "dont"),
+            (Mode::Gpt3, "E.g.", "eg"),
+            (Mode::Janitor, "(U.S.)", "us"),
+            (Mode::Gpt3, "--", ""),
+            (
+                Mode::Janitor,
+                "Internationalization,",
+                "internationalization",
+            ),
+            (
+                Mode::Gpt3,
+                "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q",
+                "abcdefghijklmnopq",
+            ),
+            (Mode::Janitor, "“Ünïcödé”—l’été", "“Ünïcödé”—l’été"),
+            (Mode::Janitor, "a\u{1}B\u{7f}", "a\u{1}b\u{7f}"),
+        ] {
+            let text = format!("{token} next");
+            let hash = (!word.is_empty()).then(|| word_hash(word));
+            assert_eq!(
+                settled(&text, mode),
+                Some((0..token.len(), hash)),
+                "{mode} {token:?}"
+            );
+        }
+        // Non-ASCII whitespace ends a token and is skipped before the next one.
+        for mode in [Mode::Gpt3, Mode::Janitor] {
+            let mut words = Words::new("a\u{a0}b\u{3000} c", mode);
+            let mut next = |range, word| {
+                assert_eq!(
+                    words.classified_token(),
+                    Some((range, Some(word_hash(word))))
+                );
+            };
+            next(0..1, "a");
+            next(3..4, "b");
+            next(8..9, "c");
+        }
+        assert_eq!(
+            settled("a—b c", Mode::Janitor),
+            Some((0..5, Some(word_hash("a—b"))))
+        );
+        // Left to `next_into`: a non-ASCII GPT-3 word, a token longer than the bitmaps look ahead.
+        assert_eq!(settled("école c", Mode::Gpt3), None);
+        assert_eq!(settled(&"x".repeat(2 * BLOCK), Mode::Janitor), None);
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn sse2_block_bits_match_the_byte_tables() {
+        let mut next = random(11);
+        let blocks = (0..=255u8)
+            .map(|shift| std::array::from_fn(|i| (i as u8).wrapping_add(shift)))
+            .chain((0..5000).map(|_| std::array::from_fn(|_| next(256) as u8)));
+        for block in blocks {
+            for mode in [Mode::Gpt3, Mode::Janitor] {
+                assert_eq!(
+                    block_bits(&block, mode),
+                    block_bits_bytewise(&block, mode),
+                    "{mode} {block:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn gpt3_normalization_table_matches_unicode() {
+        for c in ('\u{0}'..='\u{900}').chain(['Ω', 'ẞ', '東', '😀']) {
+            let mut word = String::new();
+            push_gpt3_normalized(&mut word, c);
+            let expected: String = c.to_lowercase().filter(|c| c.is_alphanumeric()).collect();
+            assert_eq!(word, expected, "{c:?}");
+        }
     }
 
     #[test]

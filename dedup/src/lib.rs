@@ -15,8 +15,9 @@
 //! 4. [`Spiller`] cuts keyed records (band keys with document ids, graph edges) into sorted run files in
 //!    bounded memory, [`RunWriter`] and [`RunReader`] write and verify those files, and [`merge`] reads
 //!    a partition's runs back as one sorted stream: the shuffle between the stage's phases.
-//! 5. [`SeenHashes`] spots exact copies inside one task (a Bloom filter in front of an exact set), so a
-//!    copy skips the MinHash work; exact duplicates across tasks meet in the sorted hash shuffle.
+//! 5. [`RepeatedHashes`] spots exact copies inside one task in two passes (a Bloom filter over every hash,
+//!    then an exact map of only its hits), so a copy skips the MinHash work; exact duplicates across tasks
+//!    meet in the sorted hash shuffle.
 //! 6. Candidate pairs form a graph whose connected components are the duplicate clusters: rounds of
 //!    [`star_step`] (large-star / small-star, Kiveris et al. 2014) over partitioned edge runs shrink every
 //!    component to a star around its minimum node, and [`centres`] reads each node's cluster off it.
@@ -34,7 +35,7 @@ mod samples;
 mod shingle;
 
 pub use components::{Centres, Step, StepStats, centres, star_step};
-pub use exact::{BYTES_PER_SEEN_HASH, SeenHashes};
+pub use exact::{BLOOM_BYTES_PER_DOCUMENT, BYTES_PER_SUSPECT, RepeatedHashes};
 pub use gpt3::{
     GPT3_HASH_TABLES, SPARK_DEFAULT_SEED, SPARK_HASH_PRIME, SPARK_NUM_FEATURES, SparkMinHash,
 };

@@ -18,7 +18,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
-use arrow::array::{Array, ArrayRef, ListArray, RecordBatch, StringArray, UInt32Array};
+use arrow::array::{
+    Array, ArrayRef, ListArray, PrimitiveArray, RecordBatch, StringArray, UInt32Array,
+};
 use arrow::datatypes::{DataType, Field, Float64Type, Schema, SchemaRef, UInt64Type};
 use corpus_dedup::{EqualRecords, Keyed, Spiller};
 use corpus_sharder::TokenWidth;
@@ -353,8 +355,11 @@ impl Stage for Mix {
                 } else {
                     1
                 };
-                if split == 0 {
-                    let totals = extra.sources.entry(sources[i].clone()).or_default();
+                let mut source_totals = match split {
+                    0 => Some(extra.sources.entry(sources[i].clone()).or_default()),
+                    _ => None,
+                };
+                if let Some(totals) = source_totals.as_deref_mut() {
                     totals.documents += 1;
                     totals.drawn += u64::from(n > 0);
                 }
@@ -404,8 +409,7 @@ impl Stage for Mix {
                         )
                         .map_err(|e| io_context(e, "writing the shuffle runs"))?;
                 }
-                if split == 0 {
-                    let totals = extra.sources.entry(sources[i].clone()).or_default();
+                if let Some(totals) = source_totals {
                     totals.copies += u64::from(n);
                     totals.tokens += u64::from(n) * doc_tokens;
                 }
@@ -482,57 +486,25 @@ fn write_report(
     let zero = SourceTotals::default();
     let of = |d: &SourceDraw| totals.get(&d.source).unwrap_or(&zero);
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let u64s = |f: &dyn Fn(&SourceDraw) -> u64| -> ArrayRef {
+        Arc::new(PrimitiveArray::<UInt64Type>::from_iter_values(draws.iter().map(f)))
+    };
+    let f64s = |f: &dyn Fn(&SourceDraw) -> f64| -> ArrayRef {
+        Arc::new(PrimitiveArray::<Float64Type>::from_iter_values(draws.iter().map(f)))
+    };
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(
             draws.iter().map(|d| d.source.as_str()),
         )),
-        Arc::new(
-            arrow::array::PrimitiveArray::<UInt64Type>::from_iter_values(
-                draws.iter().map(|d| d.available_tokens),
-            ),
-        ),
-        Arc::new(
-            arrow::array::PrimitiveArray::<Float64Type>::from_iter_values(
-                draws.iter().map(|d| d.requested_weight),
-            ),
-        ),
-        Arc::new(
-            arrow::array::PrimitiveArray::<Float64Type>::from_iter_values(
-                draws.iter().map(|d| ratio(of(d).tokens, drawn_all)),
-            ),
-        ),
-        Arc::new(
-            arrow::array::PrimitiveArray::<Float64Type>::from_iter_values(
-                draws.iter().map(|d| d.epochs),
-            ),
-        ),
-        Arc::new(
-            arrow::array::PrimitiveArray::<Float64Type>::from_iter_values(
-                draws
-                    .iter()
-                    .map(|d| ratio(of(d).tokens, d.available_tokens)),
-            ),
-        ),
-        Arc::new(
-            arrow::array::PrimitiveArray::<UInt64Type>::from_iter_values(
-                draws.iter().map(|d| of(d).documents),
-            ),
-        ),
-        Arc::new(
-            arrow::array::PrimitiveArray::<UInt64Type>::from_iter_values(
-                draws.iter().map(|d| of(d).drawn),
-            ),
-        ),
-        Arc::new(
-            arrow::array::PrimitiveArray::<UInt64Type>::from_iter_values(
-                draws.iter().map(|d| of(d).copies),
-            ),
-        ),
-        Arc::new(
-            arrow::array::PrimitiveArray::<UInt64Type>::from_iter_values(
-                draws.iter().map(|d| of(d).tokens),
-            ),
-        ),
+        u64s(&|d| d.available_tokens),
+        f64s(&|d| d.requested_weight),
+        f64s(&|d| ratio(of(d).tokens, drawn_all)),
+        f64s(&|d| d.epochs),
+        f64s(&|d| ratio(of(d).tokens, d.available_tokens)),
+        u64s(&|d| of(d).documents),
+        u64s(&|d| of(d).drawn),
+        u64s(&|d| of(d).copies),
+        u64s(&|d| of(d).tokens),
     ];
     let batch =
         RecordBatch::try_new(mix_report_schema(), columns).context("building the mix report")?;

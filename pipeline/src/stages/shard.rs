@@ -66,8 +66,8 @@ struct Partition {
     tokens: u64,
 }
 
-/// Every split's partitions, from the mix markers.
-fn partitions(markers: &[Marker]) -> Result<[Vec<Partition>; 2]> {
+/// Every split's partitions and the sources in the mix's order, from the mix markers.
+fn partitions(markers: &[Marker]) -> Result<([Vec<Partition>; 2], Vec<String>)> {
     let extras = markers
         .iter()
         .map(|m| serde_json::from_value::<MixExtra>(m.extra.clone()).context("mix marker extra"))
@@ -91,7 +91,12 @@ fn partitions(markers: &[Marker]) -> Result<[Vec<Partition>; 2]> {
             parts.push(Partition { runs, tokens });
         }
     }
-    Ok(out)
+    let sources = extras
+        .into_iter()
+        .next()
+        .map(|e| e.draws.into_iter().map(|d| d.source).collect())
+        .unwrap_or_default();
+    Ok((out, sources))
 }
 
 impl Stage for Shard {
@@ -113,14 +118,7 @@ impl Stage for Shard {
         let width = TokenWidth::for_vocab(encoding.vocab_size());
         let per_shard = run.config.shards.tokens_per_shard;
         let markers = ctx.upstream(&Mix)?;
-        let splits = partitions(&markers)?;
-        let sources: Vec<String> = markers
-            .first()
-            .map(|m| serde_json::from_value::<MixExtra>(m.extra.clone()))
-            .transpose()
-            .context("mix marker extra")?
-            .map(|e| e.draws.into_iter().map(|d| d.source).collect())
-            .unwrap_or_default();
+        let (splits, sources) = partitions(&markers)?;
 
         let mut layout = Vec::new();
         for (split, parts) in splits.iter().enumerate() {

@@ -216,14 +216,19 @@ fn clusters_match_brute_force_jaccard() {
 
     // Exact copies next to their original in the input (so in the same task) skipped the MinHash work:
     // the Bloom pre-filter's hits were confirmed, and they are all rejected as exact duplicates above.
-    let (mut copies, mut hits) = (0, 0);
+    // Only the hits were kept for confirmation, not every document's hash.
+    let (mut copies, mut hits, mut suspects, mut documents) = (0, 0, 0, 0);
     for task in 0..3 {
         let path = work.join(format!("dedup/signatures/_done/{task:05}.json"));
         let marker: serde_json::Value =
             serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
         copies += marker["extra"]["in_task_copies"].as_u64().unwrap();
         hits += marker["extra"]["bloom_hits"].as_u64().unwrap();
+        suspects += marker["extra"]["repeat_suspects"].as_u64().unwrap();
+        documents += marker["extra"]["documents"].as_u64().unwrap();
     }
+    eprintln!("{documents} documents, {hits} Bloom hits, {suspects} suspects, {copies} copies");
+    assert!(suspects <= hits && suspects < documents / 2, "{suspects} suspects");
     assert!(
         copies >= 35 && copies <= reasons["exact-duplicate"],
         "{copies} in-task copies"

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use anyhow::{Result, anyhow};
-use arrow::array::{Array, Float64Array};
+use arrow::array::{Array, Float64Array, RecordBatch};
 use corpus_dedup::{
-    BYTES_PER_SEEN_HASH, EqualRecords, Keyed, MinHasher, SPARK_DEFAULT_SEED, SeenHashes,
-    SparkMinHash, Spiller, normalize_for_shingles, word_shingles,
+    BLOOM_BYTES_PER_DOCUMENT, BYTES_PER_SUSPECT, EqualRecords, Keyed, MinHasher, RepeatedHashes,
+    SPARK_DEFAULT_SEED, SparkMinHash, Spiller, normalize_for_shingles, word_shingles,
 };
 use rayon::prelude::*;
 use serde_json::json;
@@ -21,6 +21,7 @@ use super::{
 };
 use crate::docs::{read_parquet, source_values, string_column};
 use crate::runner::{Counts, MarkerInput, RunContext, Stage, TaskContext, TaskResult};
+use crate::storage::Location;
 use crate::stages::Quality;
 
 /// The signatures phase.
@@ -81,6 +82,19 @@ impl Signer {
             keep_shingles: d.verifies(),
             sources,
         })
+    }
+
+    /// Each row's keeper priority and group salt, from its `source`.
+    fn look_up(&self, batch: &RecordBatch) -> Result<Vec<(usize, u64)>> {
+        source_values(batch, "source")?
+            .iter()
+            .map(|s| {
+                self.sources
+                    .get(s)
+                    .copied()
+                    .ok_or_else(|| anyhow!("document of unknown source '{s}'"))
+            })
+            .collect()
     }
 
     /// The normalised text and its hash.
@@ -145,6 +159,35 @@ pub(super) fn text_hash(text: &str) -> u128 {
     xxh3_128(normalize_for_shingles(text).as_bytes())
 }
 
+/// A normalised-text hash made distinct per dedup group, so copies in different groups are not repeats.
+fn salted(hash: u128, salt: u64) -> u128 {
+    hash ^ (u128::from(salt) << 64)
+}
+
+/// Pass one of [`RepeatedHashes`] over the task's input: every document's salted normalised-text hash is
+/// offered to the Bloom filter. Its budget is a quarter of the task's, less the filter itself.
+fn find_repeats(
+    run: &RunContext,
+    signer: &Signer,
+    input: &Location,
+    expected: usize,
+) -> Result<RepeatedHashes> {
+    let bloom = (expected as f64 * BLOOM_BYTES_PER_DOCUMENT) as usize;
+    let max_suspects = budget(run, 4).saturating_sub(bloom) / BYTES_PER_SUSPECT;
+    let mut repeated = RepeatedHashes::new(expected, max_suspects, run.config.run.seed);
+    for batch in read_parquet(&run.storage, input)? {
+        let batch = batch?;
+        let texts = string_column(&batch, "text")?;
+        let looked_up = signer.look_up(&batch)?;
+        let hashes: Vec<u128> = (0..batch.num_rows())
+            .into_par_iter()
+            .map(|i| salted(text_hash(texts.value(i)), looked_up[i].1))
+            .collect();
+        hashes.into_iter().for_each(|h| repeated.offer(h));
+    }
+    Ok(repeated)
+}
+
 impl Stage for DedupSignatures {
     fn name(&self) -> &'static str {
         "dedup-signatures"
@@ -191,13 +234,10 @@ impl Stage for DedupSignatures {
         };
         let start = offsets.start(ctx.task);
         let expected = (offsets.start(ctx.task + 1) - start) as usize;
-        let mut seen = signer.skips_copies().then(|| {
-            SeenHashes::new(
-                expected,
-                budget(run, 4) / BYTES_PER_SEEN_HASH,
-                run.config.run.seed,
-            )
-        });
+        let mut repeated = match signer.skips_copies() {
+            true => Some(find_repeats(run, &signer, &input, expected)?),
+            false => None,
+        };
         let mut in_task_copies = 0u64;
         let mut counts = Counts::default();
         let mut row = 0u64;
@@ -205,29 +245,19 @@ impl Stage for DedupSignatures {
             let batch = batch?;
             let ids = string_column(&batch, "id")?;
             let texts = string_column(&batch, "text")?;
-            let sources = source_values(&batch, "source")?;
             let scores = batch
                 .column_by_name("quality_score")
                 .and_then(|c| c.as_any().downcast_ref::<Float64Array>());
-            let looked_up: Vec<(usize, u64)> = sources
-                .iter()
-                .map(|s| {
-                    signer
-                        .sources
-                        .get(s)
-                        .copied()
-                        .ok_or_else(|| anyhow!("document of unknown source '{s}'"))
-                })
-                .collect::<Result<_>>()?;
+            let looked_up = signer.look_up(&batch)?;
             let normalized: Vec<(String, u128)> = (0..batch.num_rows())
                 .into_par_iter()
                 .map(|i| signer.normalize(texts.value(i)))
                 .collect();
-            let copies: Vec<bool> = match &mut seen {
-                Some(seen) => normalized
+            let copies: Vec<bool> = match &mut repeated {
+                Some(repeated) => normalized
                     .iter()
                     .zip(&looked_up)
-                    .map(|((_, hash), (_, salt))| seen.insert(hash ^ (u128::from(*salt) << 64)))
+                    .map(|((_, hash), &(_, salt))| repeated.is_repeat(salted(*hash, salt)))
                     .collect(),
                 None => vec![false; normalized.len()],
             };
@@ -294,7 +324,9 @@ impl Stage for DedupSignatures {
             extra: json!({
                 "documents": row,
                 "in_task_copies": in_task_copies,
-                "bloom_hits": seen.as_ref().map_or(0, SeenHashes::bloom_hits),
+                "bloom_hits": repeated.as_ref().map_or(0, RepeatedHashes::bloom_hits),
+                "repeat_suspects": repeated.as_ref().map_or(0, RepeatedHashes::suspects),
+                "dropped_suspects": repeated.as_ref().map_or(0, RepeatedHashes::dropped_suspects),
             }),
         })
     }

@@ -487,10 +487,14 @@ fn write_report(
     let of = |d: &SourceDraw| totals.get(&d.source).unwrap_or(&zero);
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let u64s = |f: &dyn Fn(&SourceDraw) -> u64| -> ArrayRef {
-        Arc::new(PrimitiveArray::<UInt64Type>::from_iter_values(draws.iter().map(f)))
+        Arc::new(PrimitiveArray::<UInt64Type>::from_iter_values(
+            draws.iter().map(f),
+        ))
     };
     let f64s = |f: &dyn Fn(&SourceDraw) -> f64| -> ArrayRef {
-        Arc::new(PrimitiveArray::<Float64Type>::from_iter_values(draws.iter().map(f)))
+        Arc::new(PrimitiveArray::<Float64Type>::from_iter_values(
+            draws.iter().map(f),
+        ))
     };
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(

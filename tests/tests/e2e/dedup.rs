@@ -228,7 +228,10 @@ fn clusters_match_brute_force_jaccard() {
         documents += marker["extra"]["documents"].as_u64().unwrap();
     }
     eprintln!("{documents} documents, {hits} Bloom hits, {suspects} suspects, {copies} copies");
-    assert!(suspects <= hits && suspects < documents / 2, "{suspects} suspects");
+    assert!(
+        suspects <= hits && suspects < documents / 2,
+        "{suspects} suspects"
+    );
     assert!(
         copies >= 35 && copies <= reasons["exact-duplicate"],
         "{copies} in-task copies"

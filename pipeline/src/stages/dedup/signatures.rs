@@ -21,8 +21,8 @@ use super::{
 };
 use crate::docs::{read_parquet, source_values, string_column};
 use crate::runner::{Counts, MarkerInput, RunContext, Stage, TaskContext, TaskResult};
-use crate::storage::Location;
 use crate::stages::Quality;
+use crate::storage::Location;
 
 /// The signatures phase.
 pub struct DedupSignatures;

@@ -4,8 +4,8 @@
 //! two confirms: only suspects are looked up in an exact map, whose first sighting of a hash is the original
 //! and every later one a copy. A unique hash is never stored, and a reported copy is never a false positive.
 //!
-//! The pipeline uses this to skip the MinHash work of a document whose normalised text an earlier document
-//! of the same task already had: its band keys would be the same. Whether it is dropped is still decided by
+//! The pipeline uses this to skip the MinHash work of a document whose text an earlier document of the
+//! same task already had: its band keys would be the same. Whether it is dropped is still decided by
 //! the sorted 128-bit hash shuffle over all tasks, so no decision depends on how documents fall into tasks.
 
 use std::collections::HashMap;

@@ -104,12 +104,12 @@ impl Signer {
         (normalized, hash)
     }
 
-    /// Whether a document whose normalised text an earlier document of its group already had may skip
-    /// its signature: in `words` mode the shingle set is a function of the normalised text, so the copy's
-    /// band keys would be the earlier document's, and the exact-hash edge joins the two anyway. (In `gpt3`
-    /// mode the set comes from the raw text, so every document is signed.)
+    /// Whether a document whose raw text an earlier document of its group already had (see [`copy_key`])
+    /// may skip its signature: the shingle set (words mode) and the classifier features (gpt3 mode) are
+    /// functions of the text, so the copy's band keys would be the earlier document's, and the exact-hash
+    /// edge joins the two anyway.
     fn skips_copies(&self) -> bool {
-        self.exact && self.near && matches!(self.method, Method::Words { .. })
+        self.exact && self.near
     }
 
     /// Band keys (salted by the document's group) and, for verification, the sorted set the signature was
@@ -159,13 +159,17 @@ pub(super) fn text_hash(text: &str) -> u128 {
     xxh3_128(normalize_for_shingles(text).as_bytes())
 }
 
-/// A normalised-text hash made distinct per dedup group, so copies in different groups are not repeats.
-fn salted(hash: u128, salt: u64) -> u128 {
-    hash ^ (u128::from(salt) << 64)
+/// The key under which an in-task copy is recognised: the hash of the raw text, made distinct per dedup
+/// group so that copies in different groups are not repeats. Equal raw texts have equal normalised texts,
+/// so a repeat may skip its signature; a copy that differs only before normalisation is not skipped, but
+/// still meets its original in the exact-hash shuffle. The raw hash keeps pass one to a read of the part and
+/// a pass of xxh3, without normalising every document twice.
+fn copy_key(text: &str, salt: u64) -> u128 {
+    xxh3_128(text.as_bytes()) ^ (u128::from(salt) << 64)
 }
 
-/// Pass one of [`RepeatedHashes`] over the task's input: every document's salted normalised-text hash is
-/// offered to the Bloom filter. Its budget is a quarter of the task's, less the filter itself.
+/// Pass one of [`RepeatedHashes`] over the task's input: every document's [`copy_key`] is offered to the
+/// Bloom filter. Its budget is a quarter of the task's, less the filter itself.
 fn find_repeats(
     run: &RunContext,
     signer: &Signer,
@@ -181,7 +185,7 @@ fn find_repeats(
         let looked_up = signer.look_up(&batch)?;
         let hashes: Vec<u128> = (0..batch.num_rows())
             .into_par_iter()
-            .map(|i| salted(text_hash(texts.value(i)), looked_up[i].1))
+            .map(|i| copy_key(texts.value(i), looked_up[i].1))
             .collect();
         hashes.into_iter().for_each(|h| repeated.offer(h));
     }
@@ -254,12 +258,12 @@ impl Stage for DedupSignatures {
                 .map(|i| signer.normalize(texts.value(i)))
                 .collect();
             let copies: Vec<bool> = match &mut repeated {
-                Some(repeated) => normalized
+                Some(repeated) => looked_up
                     .iter()
-                    .zip(&looked_up)
-                    .map(|((_, hash), &(_, salt))| repeated.is_repeat(salted(*hash, salt)))
+                    .enumerate()
+                    .map(|(i, &(_, salt))| repeated.is_repeat(copy_key(texts.value(i), salt)))
                     .collect(),
-                None => vec![false; normalized.len()],
+                None => vec![false; batch.num_rows()],
             };
             in_task_copies += copies.iter().filter(|&&c| c).count() as u64;
             let keys: Vec<DocKeys> = normalized

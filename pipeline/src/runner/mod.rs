@@ -4,6 +4,7 @@
 //! task of a stage is done.
 
 mod marker;
+mod part;
 mod report;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 pub use marker::{Counts, Marker, MarkerInput, MarkerOutput, hex64};
+pub use part::{OutputId, PartTask};
 pub use report::{read_report, write_report};
 
 use crate::config::Config;

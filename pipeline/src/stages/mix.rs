@@ -32,11 +32,8 @@ use super::Tokenize;
 use super::runs::{StoreSink, io_context};
 use super::tokenize::{SPLITS, TokenizeExtra};
 use crate::config::Config;
-use crate::docs::{
-    ParquetSink, Reject, RejectBatchBuilder, read_parquet, reject_schema, source_values,
-    string_column,
-};
-use crate::runner::{Counts, Marker, MarkerInput, RunContext, Stage, TaskContext, TaskResult};
+use crate::docs::{ParquetSink, Reject, RejectBatchBuilder, source_values, string_column};
+use crate::runner::{Marker, PartTask, RunContext, Stage, TaskContext, TaskResult};
 use crate::storage::Storage;
 
 /// The mix report's path below the work directory (the stage's per-task accounting goes to
@@ -287,6 +284,7 @@ impl Stage for Mix {
             .cloned()
             .ok_or_else(|| anyhow!("tokenize task {} recorded no tokens output", ctx.task))?;
         let input = run.work.child(&part.path);
+        let mut task = PartTask::new(ctx, part, input);
         let source_index: BTreeMap<&str, (u16, f64)> = layout
             .draws
             .iter()
@@ -323,15 +321,7 @@ impl Stage for Mix {
             sources: BTreeMap::new(),
         };
 
-        let rejects_rel = ctx.stage_file(&format!("rejects/{}.parquet", ctx.part_name()));
-        let mut rejects = ParquetSink::create(
-            &run.storage,
-            &ctx.temp_output(&rejects_rel),
-            reject_schema(),
-        )?;
-        let mut counts = Counts::default();
-        let mut row = 0u64;
-        for batch in read_parquet(&run.storage, &input)? {
+        for batch in task.batches()? {
             let batch = batch?;
             let ids = string_column(&batch, "id")?;
             let sources = source_values(&batch, "source")?;
@@ -364,12 +354,12 @@ impl Stage for Mix {
                     totals.drawn += u64::from(n > 0);
                 }
                 if n == 0 {
-                    counts.reject("not_drawn");
+                    task.counts.reject("not_drawn");
                     reject_batch.push(Reject {
                         id: id.to_string(),
                         source: sources[i].clone(),
-                        input: input.url().to_string(),
-                        offset: row + i as u64,
+                        input: task.input_path().to_string(),
+                        offset: task.offset(i),
                         reason: "not_drawn".to_string(),
                         rule: "mix".to_string(),
                         detail: format!(
@@ -382,7 +372,7 @@ impl Stage for Mix {
                     });
                     continue;
                 }
-                counts.pass();
+                task.counts.pass();
                 let values = lists.value(i);
                 let tokens = values
                     .as_any()
@@ -414,28 +404,15 @@ impl Stage for Mix {
                     totals.tokens += u64::from(n) * doc_tokens;
                 }
             }
-            if !reject_batch.is_empty() {
-                rejects.write(&reject_batch.finish()?)?;
-            }
-            row += batch.num_rows() as u64;
-            ctx.progress(batch.num_rows() as u64);
+            task.reject(reject_batch)?;
+            task.next_batch(batch.num_rows());
         }
         for spiller in spillers {
             spiller
                 .finish()
                 .map_err(|e| io_context(e, "writing the shuffle runs"))?;
         }
-        let reject_rows = rejects.rows();
-        ctx.add_output(&rejects_rel, "rejects", rejects.finish()?, reject_rows)?;
-        counts.bytes_in = part.bytes;
-        Ok(TaskResult {
-            inputs: vec![MarkerInput {
-                path: input.url().to_string(),
-                bytes: part.bytes,
-            }],
-            counts,
-            extra: serde_json::to_value(&extra)?,
-        })
+        task.finish(serde_json::to_value(&extra)?)
     }
 
     fn finish(&self, run: &RunContext, markers: &[Marker]) -> Result<()> {

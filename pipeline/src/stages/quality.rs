@@ -23,11 +23,8 @@ use serde_json::json;
 
 use super::Ingest;
 use crate::config::{Config, ConfigError, quality_sources};
-use crate::docs::{
-    ParquetSink, Reject, RejectBatchBuilder, document_schema, read_parquet, reject_schema,
-    source_values, string_column,
-};
-use crate::runner::{Counts, MarkerInput, RunContext, Stage, TaskContext, TaskResult};
+use crate::docs::{Reject, RejectBatchBuilder, document_schema, source_values, string_column};
+use crate::runner::{PartTask, RunContext, Stage, TaskContext, TaskResult};
 use crate::storage::Storage;
 
 /// The quality stage.
@@ -205,24 +202,14 @@ impl Stage for Quality {
 
     fn run_task(&self, ctx: &TaskContext) -> Result<TaskResult> {
         let run = ctx.run;
-        let (part, input) = ctx.upstream_documents(&Ingest)?;
+        let mut task = PartTask::open(ctx, &Ingest)?;
         let seed = run.config.run.seed;
         let plan = &run.quality;
 
-        let out_rel = ctx.stage_file(&format!("{}.parquet", ctx.part_name()));
-        let rejects_rel = ctx.stage_file(&format!("rejects/{}.parquet", ctx.part_name()));
         // Ingest writes the document schema; the output adds the two quality columns.
         let schema = output_schema(&document_schema());
-        let mut out =
-            ParquetSink::create(&run.storage, &ctx.temp_output(&out_rel), schema.clone())?;
-        let mut rejects = ParquetSink::create(
-            &run.storage,
-            &ctx.temp_output(&rejects_rel),
-            reject_schema(),
-        )?;
-        let mut counts = Counts::default();
-        let mut row = 0u64;
-        for batch in read_parquet(&run.storage, &input)? {
+        let out = task.output(task.part_file(), "documents", schema.clone());
+        for batch in task.batches()? {
             let batch = batch?;
             let ids = string_column(&batch, "id")?;
             let texts = string_column(&batch, "text")?;
@@ -240,14 +227,14 @@ impl Stage for Quality {
             for (i, decision) in decisions.iter().enumerate() {
                 match decision {
                     Decision::Keep { text, score, lang } => {
-                        counts.pass();
+                        task.counts.pass();
                         keep.push(true);
                         new_text.push(text.as_ref());
                         scores.push(*score);
                         langs.push(*lang);
                     }
                     Decision::Drop(r) => {
-                        counts.reject(r.reason);
+                        task.counts.reject(r.reason);
                         keep.push(false);
                         new_text.push("");
                         scores.push(None);
@@ -255,8 +242,8 @@ impl Stage for Quality {
                         reject_batch.push(Reject {
                             id: ids.value(i).to_string(),
                             source: sources[i].clone(),
-                            input: part.path.clone(),
-                            offset: row + i as u64,
+                            input: task.input_path().to_string(),
+                            offset: task.offset(i),
                             reason: r.reason.to_string(),
                             rule: format!("quality.{}", r.filter),
                             detail: r.to_string(),
@@ -266,8 +253,7 @@ impl Stage for Quality {
                     }
                 }
             }
-            row += batch.num_rows() as u64;
-            ctx.progress(batch.num_rows() as u64);
+            task.next_batch(batch.num_rows());
 
             let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
             for field in schema.fields() {
@@ -286,24 +272,9 @@ impl Stage for Quality {
                 .context("building a quality batch")?;
             let kept = filter_record_batch(&full, &BooleanArray::from(keep))
                 .context("selecting kept documents")?;
-            if kept.num_rows() > 0 {
-                out.write(&kept)?;
-            }
-            if !reject_batch.is_empty() {
-                rejects.write(&reject_batch.finish()?)?;
-            }
+            task.write(out, &kept)?;
+            task.reject(reject_batch)?;
         }
-        let (out_rows, reject_rows) = (out.rows(), rejects.rows());
-        ctx.add_output(&out_rel, "documents", out.finish()?, out_rows)?;
-        ctx.add_output(&rejects_rel, "rejects", rejects.finish()?, reject_rows)?;
-        counts.bytes_in = part.bytes;
-        Ok(TaskResult {
-            inputs: vec![MarkerInput {
-                path: input.url().to_string(),
-                bytes: part.bytes,
-            }],
-            counts,
-            extra: json!({}),
-        })
+        task.finish(json!({}))
     }
 }

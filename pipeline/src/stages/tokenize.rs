@@ -16,11 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::Decontaminate;
-use crate::docs::{
-    ParquetSink, Reject, RejectBatchBuilder, read_parquet, reject_schema, source_values,
-    string_column,
-};
-use crate::runner::{Counts, MarkerInput, RunContext, Stage, TaskContext, TaskResult};
+use crate::docs::{Reject, RejectBatchBuilder, source_values, string_column};
+use crate::runner::{PartTask, RunContext, Stage, TaskContext, TaskResult};
 
 /// The tokenize stage.
 pub struct Tokenize;
@@ -86,23 +83,13 @@ impl Stage for Tokenize {
 
     fn run_task(&self, ctx: &TaskContext) -> Result<TaskResult> {
         let run = ctx.run;
-        let (part, input) = ctx.upstream_documents(&Decontaminate)?;
+        let mut task = PartTask::open(ctx, &Decontaminate)?;
         let tokenizer = Tokenizer::new(run.config.encoding()?);
         let (seed, val_fraction) = (run.config.run.seed, run.config.shards.val_fraction);
 
-        let out_rel = ctx.stage_file(&format!("{}.parquet", ctx.part_name()));
-        let rejects_rel = ctx.stage_file(&format!("rejects/{}.parquet", ctx.part_name()));
-        let mut out =
-            ParquetSink::create(&run.storage, &ctx.temp_output(&out_rel), tokens_schema())?;
-        let mut rejects = ParquetSink::create(
-            &run.storage,
-            &ctx.temp_output(&rejects_rel),
-            reject_schema(),
-        )?;
-        let mut counts = Counts::default();
+        let out = task.output(task.part_file(), "tokens", tokens_schema());
         let mut extra = TokenizeExtra::default();
-        let mut row = 0u64;
-        for batch in read_parquet(&run.storage, &input)? {
+        for batch in task.batches()? {
             let batch = batch?;
             let ids = string_column(&batch, "id")?;
             let texts = string_column(&batch, "text")?;
@@ -125,7 +112,7 @@ impl Stage for Tokenize {
                 let id = ids.value(i);
                 match result {
                     Ok(tokens) if !tokens.is_empty() => {
-                        counts.pass();
+                        task.counts.pass();
                         let val = is_val(seed, id, val_fraction);
                         let totals = if val {
                             &mut extra.val
@@ -151,12 +138,12 @@ impl Stage for Tokenize {
                             Err(e) => ("tokenizer_failed", e.to_string()),
                             Ok(_) => ("no_tokens", "the text encodes to no tokens".to_string()),
                         };
-                        counts.reject(reason);
+                        task.counts.reject(reason);
                         reject_batch.push(Reject {
                             id: id.to_string(),
                             source: sources[i].clone(),
-                            input: input.url().to_string(),
-                            offset: row + i as u64,
+                            input: task.input_path().to_string(),
+                            offset: task.offset(i),
                             reason: reason.to_string(),
                             rule: "tokenize".to_string(),
                             detail,
@@ -166,34 +153,19 @@ impl Stage for Tokenize {
                     }
                 }
             }
-            row += batch.num_rows() as u64;
-            ctx.progress(batch.num_rows() as u64);
+            task.next_batch(batch.num_rows());
             let columns: Vec<ArrayRef> = vec![
                 Arc::new(StringArray::from(id_col)),
                 Arc::new(source_col.finish()),
                 Arc::new(split_col.finish()),
                 Arc::new(token_col.finish()),
             ];
-            out.write(
-                &RecordBatch::try_new(tokens_schema(), columns)
-                    .context("building a token batch")?,
-            )?;
-            if !reject_batch.is_empty() {
-                rejects.write(&reject_batch.finish()?)?;
-            }
+            let tokens =
+                RecordBatch::try_new(tokens_schema(), columns).context("building a token batch")?;
+            task.write(out, &tokens)?;
+            task.reject(reject_batch)?;
         }
-        let (out_rows, reject_rows) = (out.rows(), rejects.rows());
-        ctx.add_output(&out_rel, "tokens", out.finish()?, out_rows)?;
-        ctx.add_output(&rejects_rel, "rejects", rejects.finish()?, reject_rows)?;
-        counts.bytes_in = part.bytes;
-        Ok(TaskResult {
-            inputs: vec![MarkerInput {
-                path: input.url().to_string(),
-                bytes: part.bytes,
-            }],
-            counts,
-            extra: serde_json::to_value(&extra)?,
-        })
+        task.finish(serde_json::to_value(&extra)?)
     }
 }
 

@@ -18,11 +18,8 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use super::{DecontamCount, fingerprint, merged_counts};
-use crate::docs::{
-    ParquetSink, Reject, RejectBatchBuilder, read_parquet, reject_schema, source_values,
-    string_column,
-};
-use crate::runner::{Counts, MarkerInput, RunContext, Stage, TaskContext, TaskResult};
+use crate::docs::{Reject, RejectBatchBuilder, source_values, string_column};
+use crate::runner::{PartTask, RunContext, Stage, TaskContext, TaskResult};
 use crate::stages::DedupFilter;
 
 /// The cutting pass.
@@ -67,7 +64,7 @@ impl Stage for Decontaminate {
         let run = ctx.run;
         let d = &run.config.decontamination;
         let set = &run.decontam.set;
-        let (part, input) = ctx.upstream_documents(&DedupFilter)?;
+        let mut task = PartTask::open(ctx, &DedupFilter)?;
         // N-grams common enough to be phrases or boilerplate are left alone.
         let cut: HashSet<u32> = merged_counts(run, &ctx.upstream(&DecontamCount)?)?
             .into_iter()
@@ -75,33 +72,19 @@ impl Stage for Decontaminate {
             .map(|(ngram, _)| ngram)
             .collect();
 
-        let out_rel = ctx.stage_file(&format!("{}.parquet", ctx.part_name()));
-        let rejects_rel = ctx.stage_file(&format!("rejects/{}.parquet", ctx.part_name()));
-        let excisions_rel = format!("contamination/excisions/{}.parquet", ctx.part_name());
-        let mut out: Option<ParquetSink> = None;
-        let mut rejects = ParquetSink::create(
-            &run.storage,
-            &ctx.temp_output(&rejects_rel),
-            reject_schema(),
-        )?;
-        let mut excisions = ParquetSink::create(
-            &run.storage,
-            &ctx.temp_output(&excisions_rel),
+        let out = task.output(
+            task.part_file(),
+            "documents",
+            crate::stages::quality_output_schema(),
+        );
+        let excisions = task.output(
+            format!("contamination/excisions/{}.parquet", ctx.part_name()),
+            "excisions",
             excisions_schema(),
-        )?;
-        let mut counts = Counts::default();
+        );
         let (mut pieces_out, mut docs_cut) = (0u64, 0u64);
-        let mut row = 0u64;
-        for batch in read_parquet(&run.storage, &input)? {
+        for batch in task.batches()? {
             let batch = batch?;
-            let sink = match &mut out {
-                Some(sink) => sink,
-                None => out.insert(ParquetSink::create(
-                    &run.storage,
-                    &ctx.temp_output(&out_rel),
-                    batch.schema(),
-                )?),
-            };
             let ids = string_column(&batch, "id")?;
             let texts = string_column(&batch, "text")?;
             let sources = source_values(&batch, "source")?;
@@ -168,14 +151,14 @@ impl Stage for Decontaminate {
                 let (id, text) = (ids.value(i), texts.value(i));
                 let hits = match outcome {
                     Outcome::Keep => {
-                        counts.pass();
+                        task.counts.pass();
                         take.push(i as u32);
                         new_ids.append_value(id);
                         new_texts.append_value(text);
                         continue;
                     }
                     Outcome::Pieces { pieces, hits } => {
-                        counts.pass();
+                        task.counts.pass();
                         docs_cut += 1;
                         for (k, piece) in pieces.iter().enumerate() {
                             take.push(i as u32);
@@ -191,12 +174,12 @@ impl Stage for Decontaminate {
                         detail,
                         hits,
                     } => {
-                        counts.reject(reason);
+                        task.counts.reject(reason);
                         reject_batch.push(Reject {
                             id: id.to_string(),
                             source: sources[i].clone(),
-                            input: part.path.clone(),
-                            offset: row + i as u64,
+                            input: task.input_path().to_string(),
+                            offset: task.offset(i),
                             reason: reason.to_string(),
                             rule: "decontaminate.pieces".to_string(),
                             detail: detail.clone(),
@@ -220,8 +203,7 @@ impl Stage for Decontaminate {
                     }
                 }
             }
-            row += batch.num_rows() as u64;
-            ctx.progress(batch.num_rows() as u64);
+            task.next_batch(batch.num_rows());
             pieces_out += take.len() as u64;
             let taken = take_record_batch(&batch, &UInt32Array::from(take))
                 .context("selecting kept documents")?;
@@ -237,12 +219,8 @@ impl Stage for Decontaminate {
                 }
             }
             let kept = RecordBatch::try_new(schema, columns).context("building pieces")?;
-            if kept.num_rows() > 0 {
-                sink.write(&kept)?;
-            }
-            if !reject_batch.is_empty() {
-                rejects.write(&reject_batch.finish()?)?;
-            }
+            task.write(out, &kept)?;
+            task.reject(reject_batch)?;
             let logged: Vec<ArrayRef> = vec![
                 Arc::new(x_id.finish()),
                 Arc::new(x_source.finish()),
@@ -251,35 +229,11 @@ impl Stage for Decontaminate {
                 Arc::new(x_start.finish()),
                 Arc::new(x_end.finish()),
             ];
-            if !logged[0].is_empty() {
-                excisions.write(&RecordBatch::try_new(excisions_schema(), logged)?)?;
-            }
+            task.write(
+                excisions,
+                &RecordBatch::try_new(excisions_schema(), logged)?,
+            )?;
         }
-        let out = match out {
-            Some(sink) => sink,
-            None => ParquetSink::create(
-                &run.storage,
-                &ctx.temp_output(&out_rel),
-                crate::stages::quality_output_schema(),
-            )?,
-        };
-        let (out_rows, reject_rows, excision_rows) = (out.rows(), rejects.rows(), excisions.rows());
-        ctx.add_output(&out_rel, "documents", out.finish()?, out_rows)?;
-        ctx.add_output(&rejects_rel, "rejects", rejects.finish()?, reject_rows)?;
-        ctx.add_output(
-            &excisions_rel,
-            "excisions",
-            excisions.finish()?,
-            excision_rows,
-        )?;
-        counts.bytes_in = part.bytes;
-        Ok(TaskResult {
-            inputs: vec![MarkerInput {
-                path: input.url().to_string(),
-                bytes: part.bytes,
-            }],
-            counts,
-            extra: json!({ "pieces": pieces_out, "documents_cut": docs_cut }),
-        })
+        task.finish(json!({ "pieces": pieces_out, "documents_cut": docs_cut }))
     }
 }

@@ -23,10 +23,10 @@ use super::clusters::Assignment;
 use super::signatures::text_hash;
 use super::{DedupClusters, Offsets, fingerprint, io_context, open_runs, partition_runs};
 use crate::docs::{
-    ParquetSink, Reject, RejectBatchBuilder, count_map_array, count_map_field, read_parquet,
-    reject_schema, source_values, string_column,
+    ParquetSink, Reject, RejectBatchBuilder, count_map_array, count_map_field, source_values,
+    string_column,
 };
-use crate::runner::{Counts, Marker, MarkerInput, RunContext, Stage, TaskContext, TaskResult};
+use crate::runner::{Marker, PartTask, RunContext, Stage, TaskContext, TaskResult};
 use crate::stages::Quality;
 
 /// The filter phase: the stage whose output later stages read.
@@ -68,7 +68,7 @@ impl Stage for DedupFilter {
 
     fn run_task(&self, ctx: &TaskContext) -> Result<TaskResult> {
         let run = ctx.run;
-        let (part, input) = ctx.upstream_documents(&Quality)?;
+        let mut task = PartTask::open(ctx, &Quality)?;
         let start = Offsets::from_markers(&ctx.upstream(&Quality)?)?.start(ctx.task);
         let assigned = ctx.upstream(&DedupClusters)?;
         let mut assignments = merge(open_runs::<Keyed<1>>(
@@ -77,33 +77,19 @@ impl Stage for DedupFilter {
         )?)
         .peekable();
 
-        let out_rel = ctx.stage_file(&format!("{}.parquet", ctx.part_name()));
-        let rejects_rel = ctx.stage_file(&format!("rejects/{}.parquet", ctx.part_name()));
-        let clusters_rel = ctx.stage_file(&format!("clusters/{}.parquet", ctx.part_name()));
-        let mut out: Option<ParquetSink> = None;
-        let mut rejects = ParquetSink::create(
-            &run.storage,
-            &ctx.temp_output(&rejects_rel),
-            reject_schema(),
-        )?;
-        let mut clusters = ParquetSink::create(
-            &run.storage,
-            &ctx.temp_output(&clusters_rel),
+        let out = task.output(
+            task.part_file(),
+            "documents",
+            crate::stages::quality_output_schema(),
+        );
+        let clusters = task.output(
+            ctx.stage_file(&format!("clusters/{}.parquet", ctx.part_name())),
+            "clusters",
             clusters_schema(),
-        )?;
-        let mut counts = Counts::default();
+        );
         let mut tally: BTreeMap<String, SourceTally> = BTreeMap::new();
-        let mut row = 0u64;
-        for batch in read_parquet(&run.storage, &input)? {
+        for batch in task.batches()? {
             let batch = batch?;
-            let sink = match &mut out {
-                Some(sink) => sink,
-                None => out.insert(ParquetSink::create(
-                    &run.storage,
-                    &ctx.temp_output(&out_rel),
-                    batch.schema(),
-                )?),
-            };
             let ids = string_column(&batch, "id")?;
             let texts = string_column(&batch, "text")?;
             let sources = source_values(&batch, "source")?;
@@ -116,7 +102,7 @@ impl Stage for DedupFilter {
                 Vec::new(),
             );
             for (i, source_name) in sources.iter().enumerate() {
-                let global = start + row + i as u64;
+                let global = start + task.offset(i);
                 let source = tally.entry(source_name.clone()).or_default();
                 source.docs_in += 1;
                 let assignment = match assignments.peek() {
@@ -134,7 +120,7 @@ impl Stage for DedupFilter {
                     _ => None,
                 };
                 let Some(a) = assignment else {
-                    counts.pass();
+                    task.counts.pass();
                     source.docs_out += 1;
                     keep.push(true);
                     continue;
@@ -144,7 +130,7 @@ impl Stage for DedupFilter {
                 c_size.append_value(a.size);
                 c_kept.push(a.kept);
                 if a.kept {
-                    counts.pass();
+                    task.counts.pass();
                     source.docs_out += 1;
                     *source.cluster_sizes.entry(a.size.to_string()).or_default() += 1;
                     keep.push(true);
@@ -159,13 +145,13 @@ impl Stage for DedupFilter {
                     true => source.exact_duplicates += 1,
                     false => source.near_duplicates += 1,
                 }
-                counts.reject(reason);
+                task.counts.reject(reason);
                 keep.push(false);
                 reject_batch.push(Reject {
                     id: ids.value(i).to_string(),
                     source: source_name.clone(),
-                    input: part.path.clone(),
-                    offset: row + i as u64,
+                    input: task.input_path().to_string(),
+                    offset: task.offset(i),
                     reason: reason.to_string(),
                     rule: rule.to_string(),
                     detail: format!("duplicate of {} (cluster of {})", a.keeper_id, a.size),
@@ -173,16 +159,11 @@ impl Stage for DedupFilter {
                     value: None,
                 });
             }
-            row += batch.num_rows() as u64;
-            ctx.progress(batch.num_rows() as u64);
+            task.next_batch(batch.num_rows());
             let kept = filter_record_batch(&batch, &BooleanArray::from(keep))
                 .context("selecting kept documents")?;
-            if kept.num_rows() > 0 {
-                sink.write(&kept)?;
-            }
-            if !reject_batch.is_empty() {
-                rejects.write(&reject_batch.finish()?)?;
-            }
+            task.write(out, &kept)?;
+            task.reject(reject_batch)?;
             if !c_kept.is_empty() {
                 let columns: Vec<ArrayRef> = vec![
                     Arc::new(c_id.finish()),
@@ -190,37 +171,17 @@ impl Stage for DedupFilter {
                     Arc::new(c_size.finish()),
                     Arc::new(BooleanArray::from(c_kept)),
                 ];
-                clusters.write(&RecordBatch::try_new(clusters_schema(), columns)?)?;
+                task.write(clusters, &RecordBatch::try_new(clusters_schema(), columns)?)?;
             }
         }
         if let Some(Ok(extra)) = assignments.next() {
             anyhow::bail!(
                 "assignment for document {} past the end of part {}",
                 extra.key[0],
-                part.path
+                task.input_path()
             );
         }
-        let out = match out {
-            Some(sink) => sink,
-            None => ParquetSink::create(
-                &run.storage,
-                &ctx.temp_output(&out_rel),
-                crate::stages::quality_output_schema(),
-            )?,
-        };
-        let (out_rows, reject_rows, cluster_rows) = (out.rows(), rejects.rows(), clusters.rows());
-        ctx.add_output(&out_rel, "documents", out.finish()?, out_rows)?;
-        ctx.add_output(&rejects_rel, "rejects", rejects.finish()?, reject_rows)?;
-        ctx.add_output(&clusters_rel, "clusters", clusters.finish()?, cluster_rows)?;
-        counts.bytes_in = part.bytes;
-        Ok(TaskResult {
-            inputs: vec![MarkerInput {
-                path: input.url().to_string(),
-                bytes: part.bytes,
-            }],
-            counts,
-            extra: json!({ "sources": tally }),
-        })
+        task.finish(json!({ "sources": tally }))
     }
 
     fn finish(&self, run: &RunContext, markers: &[Marker]) -> Result<()> {

@@ -335,6 +335,9 @@ pub enum InspectCommand {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Check each shard's size only, without reading every payload to verify its checksum.
+        #[arg(long)]
+        no_checksums: bool,
     },
 }
 
@@ -607,10 +610,15 @@ fn dispatch(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Inspect {
-            what: InspectCommand::Shards { work, json },
+            what:
+                InspectCommand::Shards {
+                    work,
+                    json,
+                    no_checksums,
+                },
         } => {
             let storage = Storage::new()?;
-            let report = inspect::shards(&storage, &work)?;
+            let report = inspect::shards(&storage, &work, !no_checksums)?;
             print_report(&report, json, inspect::render_shards)
         }
         Command::Train(args) => crate::train::run(&args),
@@ -673,7 +681,8 @@ fn build(
         progress.finish();
         tracing::info!("{}: {ran} tasks ran, {skipped} skipped", stage.name());
     }
-    let summary = inspect::shards(&storage, run.work.url())?;
+    // The shard stage has just written and hashed every shard: the summary needs only the manifest.
+    let summary = inspect::shards(&storage, run.work.url(), false)?;
     tracing::info!(
         "done in {:.1}s: {} shards, {} tokens, {} documents in {}",
         started.elapsed().as_secs_f64(),

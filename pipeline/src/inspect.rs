@@ -9,13 +9,14 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use corpus_sharder::{HEADER_BYTES, ShardHeader};
 use corpus_tokenizer::{Encoding, Tokenizer};
+use rayon::prelude::*;
 use serde_json::{Value, json};
 
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::docs::{f64_column, read_parquet, string_column, u64_column};
 use crate::runner::{RunJson, read_markers_at};
-use crate::stages::{MANIFEST, mix::MIX_REPORT, shard::read_manifest};
+use crate::stages::{MANIFEST, mix::MIX_REPORT, shard::ShardEntry, shard::read_manifest};
 use crate::storage::Storage;
 
 /// Tokens of the first document shown by `inspect shards`.
@@ -108,9 +109,10 @@ pub fn render_status(v: &Value) -> String {
     out
 }
 
-/// Totals from the manifest, a size and payload-checksum check of every shard, the mix report's weights and
-/// epochs, and a decoded sample of the first document.
-pub fn shards(storage: &Arc<Storage>, work: &str) -> Result<Value> {
+/// Totals from the manifest, a size check of every shard and, with `checksums`, a payload-checksum check
+/// (shards read in parallel), the mix report's weights and epochs, and a decoded sample of the first
+/// document.
+pub fn shards(storage: &Arc<Storage>, work: &str, checksums: bool) -> Result<Value> {
     let (root, run) = run_json(storage, work)?;
     let manifest_loc = root.child(MANIFEST);
     if storage.head(&manifest_loc)?.is_none() {
@@ -123,8 +125,6 @@ pub fn shards(storage: &Arc<Storage>, work: &str) -> Result<Value> {
         .parse()?;
     let mut per_split: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
     let mut per_source: BTreeMap<String, u64> = BTreeMap::new();
-    let mut problems = Vec::new();
-    let mut verified = 0u64;
     for e in &entries {
         let t = per_split.entry(e.split.clone()).or_default();
         t.0 += 1;
@@ -133,27 +133,16 @@ pub fn shards(storage: &Arc<Storage>, work: &str) -> Result<Value> {
         for (s, n) in &e.tokens_per_source {
             *per_source.entry(s.clone()).or_default() += n;
         }
-        let loc = root.child(&format!("shards/{}", e.file));
-        let width = if e.dtype == "uint16" { 2 } else { 4 };
-        let expected = HEADER_BYTES as u64 + width * e.tokens;
-        match storage.head(&loc)? {
-            None => problems.push(format!("{} is missing", e.file)),
-            Some(size) if size != expected => {
-                problems.push(format!("{} has {size} bytes, expected {expected}", e.file))
-            }
-            Some(size) => {
-                let actual = payload_xxh3(storage, &loc, size)?;
-                if actual == e.payload_xxh3 {
-                    verified += 1;
-                } else {
-                    problems.push(format!(
-                        "{}: payload xxh3 {actual:016x}, manifest says {:016x}",
-                        e.file, e.payload_xxh3
-                    ));
-                }
-            }
-        }
     }
+    let checked: Vec<Option<String>> = entries
+        .par_iter()
+        .map(|e| check_shard(storage, &root, e, checksums))
+        .collect::<Result<_>>()?;
+    let problems: Vec<String> = checked.into_iter().flatten().collect();
+    let verified = match checksums {
+        true => json!(entries.len() - problems.len()),
+        false => Value::Null,
+    };
     let mix = mix_rows(storage, &root)?;
     let sample = match entries.first() {
         Some(first) => {
@@ -200,6 +189,35 @@ pub fn shards(storage: &Arc<Storage>, work: &str) -> Result<Value> {
         "problems": problems,
         "sample": sample,
     }))
+}
+
+/// What is wrong with one shard, if anything: missing, a size its manifest row does not imply, or (with
+/// `checksum`) a payload whose xxh3 differs from the manifest's.
+fn check_shard(
+    storage: &Arc<Storage>,
+    root: &crate::storage::Location,
+    e: &ShardEntry,
+    checksum: bool,
+) -> Result<Option<String>> {
+    let loc = root.child(&format!("shards/{}", e.file));
+    let width = if e.dtype == "uint16" { 2 } else { 4 };
+    let expected = HEADER_BYTES as u64 + width * e.tokens;
+    Ok(match storage.head(&loc)? {
+        None => Some(format!("{} is missing", e.file)),
+        Some(size) if size != expected => {
+            Some(format!("{} has {size} bytes, expected {expected}", e.file))
+        }
+        Some(size) if checksum => {
+            let actual = payload_xxh3(storage, &loc, size)?;
+            (actual != e.payload_xxh3).then(|| {
+                format!(
+                    "{}: payload xxh3 {actual:016x}, manifest says {:016x}",
+                    e.file, e.payload_xxh3
+                )
+            })
+        }
+        Some(_) => None,
+    })
 }
 
 /// xxh3-64 of a shard's payload, read in bounded ranges.
@@ -286,11 +304,13 @@ pub fn render_shards(v: &Value) -> String {
     }
     let problems = v["problems"].as_array().map(Vec::len).unwrap_or(0);
     if problems == 0 {
+        let checksums = match v["checksums_verified"].as_u64() {
+            Some(n) => format!("{n} payload checksums match the manifest"),
+            None => "payload checksums not read (--no-checksums)".to_string(),
+        };
         let _ = writeln!(
             out,
-            "files:     every shard present with the size its manifest row implies; {} payload \
-             checksums match the manifest",
-            v["checksums_verified"]
+            "files:     every shard present with the size its manifest row implies; {checksums}"
         );
     } else {
         for p in v["problems"].as_array().into_iter().flatten() {

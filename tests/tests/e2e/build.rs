@@ -92,6 +92,44 @@ fn shards_decode_to_the_documents_and_inspect_reports_them() {
             status.stdout
         );
     }
+
+    // A flipped payload byte is found by the checksum, which --no-checksums skips; a truncated shard is
+    // found by its size either way.
+    let inspect_json = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec![
+            "inspect",
+            "shards",
+            "--work",
+            work.to_str().unwrap(),
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        serde_json::from_str(&run(&args).ok().stdout).unwrap()
+    };
+    let shard = work.join("shards/train_000000.bin");
+    let mut bytes = std::fs::read(&shard).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x5a;
+    std::fs::write(&shard, &bytes).unwrap();
+    let v = inspect_json(&[]);
+    let problems = v["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{v}");
+    assert!(
+        problems[0].as_str().unwrap().contains("payload xxh3"),
+        "{v}"
+    );
+    let v = inspect_json(&["--no-checksums"]);
+    assert_eq!(v["problems"], serde_json::json!([]));
+    assert!(v["checksums_verified"].is_null(), "{v}");
+    std::fs::write(&shard, &bytes[..last]).unwrap();
+    let v = inspect_json(&["--no-checksums"]);
+    assert!(
+        v["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("bytes, expected"),
+        "{v}"
+    );
 }
 
 #[test]

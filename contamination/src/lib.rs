@@ -1,4 +1,4 @@
-//! Benchmark decontamination (DESIGN.md §1, stage `decontam`).
+//! Benchmark decontamination (docs/ARCHITECTURE.md §1, stage `decontam`).
 //!
 //! GPT-3 (Brown et al. 2020, App. C) removes from the training data every N-gram that also occurs in
 //! a benchmark, together with 200 characters on each side. This crate holds the pieces the pipeline

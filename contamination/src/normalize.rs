@@ -24,6 +24,7 @@ use std::ops::Range;
 use std::str::FromStr;
 use std::sync::LazyLock;
 
+use corpus_text::python::{is_ascii_py_space, is_py_space};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::benchmark::UnknownChoice;
@@ -153,7 +154,7 @@ enum ByteClass {
     NonAscii,
 }
 
-/// The class of every byte under `mode` (see [`Mode`] and [`is_ascii_python_whitespace`]).
+/// The class of every byte under `mode` (see [`Mode`] and [`is_ascii_py_space`]).
 const fn byte_classes(mode: Mode) -> [ByteClass; 256] {
     let mut classes = [ByteClass::NonAscii; 256];
     let mut byte = 0u8;
@@ -162,7 +163,7 @@ const fn byte_classes(mode: Mode) -> [ByteClass; 256] {
             Mode::Gpt3 => byte.is_ascii_alphanumeric(),
             Mode::Janitor => !byte.is_ascii_punctuation(),
         };
-        classes[byte as usize] = if is_ascii_python_whitespace(byte) {
+        classes[byte as usize] = if is_ascii_py_space(byte) {
             ByteClass::Space
         } else if kept {
             ByteClass::Keep
@@ -219,18 +220,6 @@ static TWO_BYTE_GPT3: LazyLock<Vec<Gpt3Char>> = LazyLock::new(|| {
         })
         .collect()
 });
-
-/// Whether Python's `str.isspace()` holds for `c`: Unicode `White_Space` plus the ASCII information
-/// separators U+001C–U+001F, which Python also splits on.
-fn is_python_whitespace(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
-}
-
-/// [`is_python_whitespace`] for one ASCII byte: tab, line feed, vertical tab, form feed, carriage
-/// return, U+001C–U+001F and space.
-const fn is_ascii_python_whitespace(byte: u8) -> bool {
-    matches!(byte, b'\t'..=b'\r' | 0x1c..=0x1f | b' ')
-}
 
 /// The hash of a normalised word, by which both sides of the matcher look words up. A word of up to 16
 /// bytes (nearly every word) is hashed from its bytes as two little-endian 64-bit lanes, zero-padded
@@ -382,7 +371,7 @@ fn block_bits_bytewise(block: &[u8; BLOCK], mode: Mode) -> [u64; 3] {
 
 /// [`block_bits`] with SSE2, 16 bytes at a time: each class is a few byte ranges, each range one
 /// unsigned comparison (`byte - low <= len - 1`, as `min(byte - low, len - 1) == byte - low`).
-/// Whitespace is `\t`–`\r` and U+001C–U+0020 ([`is_ascii_python_whitespace`]); deleted bytes are in
+/// Whitespace is `\t`–`\r` and U+001C–U+0020 ([`is_ascii_py_space`]); deleted bytes are in
 /// Janitor mode `!`–`~` less letters and digits (Python's `string.punctuation`), in GPT-3 mode every
 /// ASCII byte that is neither a letter, a digit nor whitespace; special bytes are as [`is_special`].
 #[cfg(target_arch = "x86_64")]
@@ -515,7 +504,7 @@ impl<'a> Words<'a> {
                         at = bytes.len();
                         break;
                     };
-                    if is_python_whitespace(c) {
+                    if is_py_space(c) {
                         break;
                     }
                     if self.mode == Mode::Gpt3 {
@@ -595,7 +584,7 @@ impl<'a> Words<'a> {
             }
             let at = self.blocks.base + start;
             match self.char_at(at) {
-                Some(c) if is_python_whitespace(c) => self.at = at + c.len_utf8(),
+                Some(c) if is_py_space(c) => self.at = at + c.len_utf8(),
                 _ => break start,
             }
         };
@@ -614,7 +603,7 @@ impl<'a> Words<'a> {
         while special != 0 {
             let bit = special.trailing_zeros();
             match self.char_at(from + bit as usize) {
-                Some(c) if is_python_whitespace(c) => {
+                Some(c) if is_py_space(c) => {
                     token &= (1 << bit) - 1;
                     break;
                 }
@@ -740,7 +729,7 @@ impl<'a> Words<'a> {
             match self.classes[usize::from(byte)] {
                 ByteClass::Space => at += 1,
                 ByteClass::NonAscii => match self.char_at(at) {
-                    Some(c) if is_python_whitespace(c) => at += c.len_utf8(),
+                    Some(c) if is_py_space(c) => at += c.len_utf8(),
                     _ => break,
                 },
                 ByteClass::Keep | ByteClass::Delete => break,

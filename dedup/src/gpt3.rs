@@ -4,7 +4,7 @@
 //!
 //! The features are the quality classifier's: Spark's `Tokenizer` (lowercase, split on each ASCII
 //! whitespace character) and `HashingTF` (murmur3_x86_32, seed 42, non-negative modulo 2^18), of which
-//! MinHash sees the set of indices ([`corpus_quality::classifier::for_each_spark_term_index`]). Spark's
+//! MinHash sees the set of indices ([`corpus_text::spark::for_each_spark_term_index`]). Spark's
 //! `MinHashLSH` (`mllib/.../ml/feature/MinHashLSH.scala`) then draws, for each of `numHashTables` tables,
 //! `a = 1 + rand.nextInt(HASH_PRIME − 1)` and `b = rand.nextInt(HASH_PRIME − 1)` from a
 //! `java.util.Random(seed)`, in that order, and hashes a set to `min over indices i of ((1 + i)·a + b) mod
@@ -14,7 +14,7 @@
 
 use std::num::NonZeroU32;
 
-use corpus_quality::classifier::for_each_spark_term_index;
+use corpus_text::spark::for_each_spark_term_index;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::MinHashError;

@@ -1,4 +1,4 @@
-//! Fuzzy deduplication of documents (DESIGN.md §1, stage `dedup`).
+//! Fuzzy deduplication of documents (docs/ARCHITECTURE.md §1, stage `dedup`).
 //!
 //! GPT-3 (Brown et al. 2020, App. A) removes near-duplicate documents with MinHash LSH. This crate holds
 //! the algorithms, over plain text and hashes, that the pipeline composes into that stage:
@@ -29,7 +29,6 @@ mod jaccard;
 mod minhash;
 mod normalize;
 mod permutations;
-mod runs;
 #[cfg(test)]
 mod samples;
 mod shingle;
@@ -43,8 +42,4 @@ pub use jaccard::jaccard;
 pub use minhash::{DEFAULT_BANDS, DEFAULT_ROWS, MERSENNE_61, MinHashError, MinHasher};
 pub use normalize::normalize_for_shingles;
 pub use permutations::permutation_kernel;
-pub use runs::{
-    BLOCK_BYTES, EqualRecords, Keyed, Merge, RUN_FORMAT_VERSION, RUN_MAGIC, Record, RunReader,
-    RunSink, RunStats, RunWriter, Spiller, merge,
-};
 pub use shingle::{DEFAULT_SHINGLE_WORDS, shingle_set, word_shingles};

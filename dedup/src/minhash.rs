@@ -55,7 +55,7 @@ pub enum MinHashError {
 /// Computes MinHash signatures and LSH band keys with `bands × rows` seeded permutations.
 ///
 /// The permutation coefficients are a pure function of `(bands, rows, seed)`, so signatures computed
-/// by different tasks, threads or runs with the same seed are comparable (DESIGN.md §4, determinism).
+/// by different tasks, threads or runs with the same seed are comparable (docs/ARCHITECTURE.md §8).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MinHasher {
     bands: usize,

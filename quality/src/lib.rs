@@ -1,4 +1,4 @@
-//! Quality filtering of documents (DESIGN.md §1, stage `quality`).
+//! Quality filtering of documents (docs/ARCHITECTURE.md §1, stage `quality`).
 //!
 //! Two families of filters, both pure functions of a document's text:
 //!

@@ -1,4 +1,4 @@
-//! Token shards in llm.c's layout (DESIGN.md §5).
+//! Token shards in llm.c's layout (docs/ARCHITECTURE.md §5).
 //!
 //! A shard is a 1024-byte header of 256 little-endian `i32` followed by the token payload: `u16` tokens for
 //! vocabularies up to 65536 (magic 20240520, version 1, as llm.c's `dev/data/data_common.py` writes them) or
@@ -6,10 +6,12 @@
 //! `numpy.memmap(path, dtype=uint16, offset=1024)` read such a file unchanged.
 
 mod header;
+mod manifest;
 mod reader;
 mod writer;
 
 pub use header::{HEADER_BYTES, ShardHeader, TokenWidth};
+pub use manifest::{MANIFEST, ShardEntry, manifest_schema, read_manifest, write_manifest};
 pub use reader::{ShardReader, read_shard};
 pub use writer::{ShardSummary, ShardWriter};
 

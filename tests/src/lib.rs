@@ -27,6 +27,16 @@ fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
 }
 
+/// The target directory of this test executable's profile: `target/{profile}/deps/e2e-HASH` ->
+/// `target/{profile}`.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target profile directory")
+        .to_path_buf()
+}
+
 /// Path of an up-to-date `corpus` binary of the same profile as this test, built on first use.
 ///
 /// Integration tests of another package cannot use `CARGO_BIN_EXE_*`, so the harness asks cargo to build
@@ -37,13 +47,7 @@ fn cargo() -> String {
 pub fn corpus_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test executable path");
-        // target/{profile}/deps/e2e-HASH -> target/{profile}
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target profile directory")
-            .to_path_buf();
+        let profile_dir = profile_dir();
         let target_dir = profile_dir
             .parent()
             .expect("target directory")
@@ -61,10 +65,15 @@ pub fn corpus_bin() -> &'static Path {
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }
-        let status = cmd
-            .status()
+        let out = cmd
+            .output()
             .expect("running cargo build for the corpus binary");
-        assert!(status.success(), "cargo build of the corpus binary failed");
+        assert!(
+            out.status.success(),
+            "cargo build of the corpus binary failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
         let bin = profile_dir.join("corpus");
         assert!(bin.exists(), "{} was not built", bin.display());
         bin
@@ -299,29 +308,22 @@ pub fn files_under(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     out
 }
 
-/// The r50k_base rank file shipped in the tiktoken-rs crate source (for Python tiktoken, offline).
+/// The r50k_base rank file for Python's tiktoken (which loads it offline from its cache), written once
+/// per test process from the ranks compiled into the tokenizer, next to the test executable.
 pub fn r50k_rank_file() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
-        let out = Command::new(cargo())
-            .current_dir(repo_root())
-            .args(["metadata", "--format-version", "1", "--offline"])
-            .output()
-            .expect("cargo metadata");
-        let meta: serde_json::Value =
-            serde_json::from_slice(&out.stdout).expect("cargo metadata JSON");
-        let manifest = meta["packages"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|p| p["name"] == "tiktoken-rs")
-            .and_then(|p| p["manifest_path"].as_str())
-            .expect("tiktoken-rs in cargo metadata");
-        let path = Path::new(manifest)
-            .parent()
-            .expect("crate dir")
-            .join("assets/r50k_base.tiktoken");
-        assert!(path.exists(), "{} missing", path.display());
+        let ranks = corpus_tokenizer::Encoding::R50kBase
+            .tiktoken_rank_file()
+            .expect("r50k_base ranks");
+        let dir = profile_dir().join("corpus-tests");
+        std::fs::create_dir_all(&dir).expect("creating the rank file's directory");
+        // Written under a per-process name, then renamed: test processes running at once never read
+        // a half-written file.
+        let path = dir.join("r50k_base.tiktoken");
+        let tmp = dir.join(format!("r50k_base.tiktoken.{}", std::process::id()));
+        std::fs::write(&tmp, ranks).expect("writing the r50k_base rank file");
+        std::fs::rename(&tmp, &path).expect("renaming the r50k_base rank file");
         path
     })
     .clone()

@@ -1,4 +1,4 @@
-//! BPE encoding for the corpus (DESIGN.md §5): GPT-2/GPT-3's `r50k_base` by default, `cl100k_base` and
+//! BPE encoding for the corpus (docs/ARCHITECTURE.md §5): GPT-2/GPT-3's `r50k_base` by default, `cl100k_base` and
 //! `o200k_base` for newer models. The rank files come compiled into `tiktoken-rs` (works offline).
 //!
 //! Two engines give the same ids. [`Engine::Native`] (r50k_base) is this crate's own: a hand-written
@@ -19,6 +19,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::str::FromStr;
 use std::sync::OnceLock;
 
+use base64::Engine as _;
+use base64::prelude::BASE64_STANDARD;
 use rayon::prelude::*;
 use tiktoken_rs::CoreBPE;
 
@@ -117,6 +119,34 @@ impl Encoding {
             Encoding::Cl100kBase => 100257,
             Encoding::O200kBase => 199999,
         }
+    }
+
+    /// The mergeable ranks in tiktoken's rank-file format (`BASE64(token bytes) RANK` per line, by rank),
+    /// read from the tables compiled into this binary. The file is byte-identical to the one OpenAI
+    /// publishes, so Python's tiktoken loads it offline (its cache checks the file's SHA-256).
+    pub fn tiktoken_rank_file(self) -> Result<String, TokenizeError> {
+        let bpe = Tokenizer::tiktoken_rs(self).bpe;
+        let special: Vec<u32> = bpe
+            .special_tokens()
+            .into_iter()
+            .flat_map(|s| bpe.encode_with_special_tokens(s))
+            .collect();
+        let mut out = String::with_capacity(self.vocab_size() * 12);
+        let top = u32::try_from(self.vocab_size()).map_err(|e| TokenizeError::EngineSetup {
+            engine: Engine::TiktokenRs,
+            encoding: self.name(),
+            reason: e.to_string(),
+        })?;
+        for id in (0..top).filter(|id| !special.contains(id)) {
+            // cl100k_base and o200k_base leave a few ids unassigned below their special tokens.
+            if let Ok(bytes) = bpe.decode_bytes(&[id]) {
+                out.push_str(&BASE64_STANDARD.encode(bytes));
+                out.push(' ');
+                out.push_str(&id.to_string());
+                out.push('\n');
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -1,4 +1,4 @@
-//! The shape of a GPT-2/GPT-3 decoder (DESIGN.md §7) and its named presets.
+//! The shape of a GPT-2/GPT-3 decoder (docs/ARCHITECTURE.md §7) and its named presets.
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,4 +1,4 @@
-//! The host side of the feeder (DESIGN.md §7): a background thread cuts the next batches out of the
+//! The host side of the feeder (docs/ARCHITECTURE.md §7): a background thread cuts the next batches out of the
 //! shards while the training step runs, a bounded queue ahead, so the step never waits for data.
 
 use std::sync::mpsc::{Receiver, sync_channel};

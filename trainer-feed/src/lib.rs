@@ -1,7 +1,7 @@
-//! Feeding token shards to the trainer, and the bundled GPT trainer's CPU reference (DESIGN.md §7).
+//! Feeding token shards to the trainer, and the bundled GPT trainer's CPU reference (docs/ARCHITECTURE.md §7).
 //!
 //! The trainer consumes batches of `B` windows of `T + 1` consecutive tokens cut from llm.c-format shards
-//! (DESIGN.md §5): the first `T` tokens are the inputs, the last `T` the next-token targets. This crate owns
+//! (docs/ARCHITECTURE.md §5): the first `T` tokens are the inputs, the last `T` the next-token targets. This crate owns
 //! the host side of that feed and the CPU trainer:
 //!
 //! - [`WindowSampler`] cuts validated in-memory shards into windows, visits them in a seeded order per epoch,

@@ -1,5 +1,5 @@
 //! The operations of the GPT decoder, forward and backward, on the CPU: the reference the GPU kernels are
-//! checked against (DESIGN.md §7, in the manner of llm.c's `train_gpt2.c`). Tensors are row-major slices;
+//! checked against (docs/ARCHITECTURE.md §7, in the manner of llm.c's `train_gpt2.c`). Tensors are row-major slices;
 //! `b` is the batch, `t` the sequence length, `c` the channels. Backward functions add into their
 //! gradient outputs, so gradient accumulation and weight tying need no extra buffers. Reductions over
 //! rows run in fixed chunks summed in order, so results do not depend on the number of threads.

@@ -1,9 +1,9 @@
-//! Seeded, resumable, data-parallel sampling of `(T + 1)`-token training windows from shards (DESIGN.md §7).
+//! Seeded, resumable, data-parallel sampling of `(T + 1)`-token training windows from shards (docs/ARCHITECTURE.md §7).
 //!
 //! Windows are cut as llm.c's dataloader cuts them: a shard of `L` tokens gives the windows that start at
 //! `0, T, 2T, …` while `T + 1` tokens remain, so consecutive windows share one token (the last target of one
 //! is the first input of the next) and no window crosses a shard end. Every document starts with
-//! `<|endoftext|>` (DESIGN.md §5), so a window may start anywhere.
+//! `<|endoftext|>` (docs/ARCHITECTURE.md §5), so a window may start anywhere.
 //!
 //! Each epoch visits the windows of all shards in its own order: a Fisher–Yates shuffle (Knuth, TAOCP
 //! vol. 2, §3.4.2, Algorithm P) driven by SplitMix64 (Steele, Lea & Flood 2014) seeded from

@@ -1,16 +1,17 @@
-//! The stage/task contract (DESIGN.md §4). A stage is one type implementing [`Stage`]; the runner gives
+//! The stage/task contract (docs/ARCHITECTURE.md §4). A stage is one type implementing [`Stage`]; the runner gives
 //! each task its temporary output area, commits outputs then the `_done` marker, skips finished tasks,
 //! refuses to mix results of different configurations, and writes `reports/{stage}.parquet` once every
 //! task of a stage is done.
 
+pub mod executor;
 mod marker;
 mod part;
 mod report;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -19,47 +20,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 pub use marker::{Counts, Marker, MarkerInput, MarkerOutput, hex64};
-pub use part::{OutputId, PartTask};
+pub use part::{Dropped, OutputId, PartTask};
 pub use report::{read_report, write_report};
 
-use crate::config::Config;
+use crate::plan::RunContext;
 use crate::progress::StageProgress;
-use crate::sources::InputFile;
-use crate::stages::{DecontamPlan, QualityPlan};
-use crate::storage::{Location, Storage, Written};
+use corpus_store::{Location, Storage, Written};
 
 /// Version of the on-disk layout; part of every stage hash so incompatible results are never mixed.
 pub const LAYOUT_VERSION: u32 = 1;
-
-/// Everything a run shares: storage, work directory, validated config and resolved inputs.
-pub struct RunContext {
-    /// Storage layer.
-    pub storage: Arc<Storage>,
-    /// The work directory.
-    pub work: Location,
-    /// The validated configuration.
-    pub config: Config,
-    /// Input files per source, in config order, each list sorted.
-    pub inputs: Vec<InputFile>,
-    /// Tasks per stage.
-    pub tasks: usize,
-    /// Configuration hash of every stage by name (see [`stage_hashes`]).
-    pub hashes: BTreeMap<String, String>,
-    /// The quality filters of every source, built from the config.
-    pub quality: Arc<QualityPlan>,
-    /// The registered benchmarks, loaded from the config.
-    pub decontam: Arc<DecontamPlan>,
-}
-
-impl RunContext {
-    /// The current configuration hash of a stage.
-    pub fn hash_of(&self, stage: &str) -> Result<&str> {
-        self.hashes
-            .get(stage)
-            .map(String::as_str)
-            .ok_or_else(|| anyhow!("no hash computed for stage '{stage}'"))
-    }
-}
 
 /// One stage of the pipeline: a name, the config it depends on, and what one task does.
 pub trait Stage: Send + Sync {
@@ -291,7 +260,7 @@ pub fn read_markers(run: &RunContext, dir: &str) -> Result<Vec<Marker>> {
 pub fn read_markers_at(storage: &Storage, work: &Location, dir: &str) -> Result<Vec<Marker>> {
     let listed = match storage.list(&work.child(&format!("{dir}/_done"))) {
         Ok(l) => l,
-        Err(e) if crate::storage::is_not_found(&e) => return Ok(Vec::new()),
+        Err(e) if corpus_store::is_not_found(&e) => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
     let mut markers = Vec::new();

@@ -8,8 +8,10 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
 use super::{Counts, MarkerInput, MarkerOutput, Stage, TaskContext, TaskResult};
-use crate::docs::{ParquetBatches, ParquetSink, RejectBatchBuilder, read_parquet, reject_schema};
-use crate::storage::Location;
+use corpus_store::Location;
+use corpus_store::{
+    ParquetBatches, ParquetSink, Reject, RejectBatchBuilder, read_parquet, reject_schema,
+};
 
 /// One per-part task in progress (see the module docs).
 pub struct PartTask<'a> {
@@ -18,9 +20,25 @@ pub struct PartTask<'a> {
     input: Location,
     outputs: Vec<Output>,
     rejects: Output,
+    /// The current batch's reject rows, written when the batch ends.
+    pending: RejectBatchBuilder,
     /// Documents passed and rejected so far.
     pub counts: Counts,
     row: u64,
+}
+
+/// Why a stage drops a document: the reject row's reason, rule, detail, kept text and measured value.
+pub struct Dropped<'r> {
+    /// Machine-readable reason, also the key of the marker's `rejected_by_reason`.
+    pub reason: &'r str,
+    /// The config rule that decided (`quality.gopher_quality`, `dedup.minhash`, ...).
+    pub rule: &'r str,
+    /// Human-readable explanation.
+    pub detail: String,
+    /// The document's text, where the stage keeps it (nothing is lost).
+    pub text: Option<String>,
+    /// The measured value that decided, if any.
+    pub value: Option<f64>,
 }
 
 /// One Parquet output: created on its first batch, with that batch's schema (an upstream part's schema
@@ -57,6 +75,7 @@ impl<'a> PartTask<'a> {
             input,
             outputs: Vec::new(),
             rejects,
+            pending: RejectBatchBuilder::default(),
             counts: Counts::default(),
             row: 0,
         }
@@ -108,18 +127,33 @@ impl<'a> PartTask<'a> {
         write_to(self.ctx, out, batch)
     }
 
-    /// Appends a batch's rejects.
-    pub fn reject(&mut self, mut rejects: RejectBatchBuilder) -> Result<()> {
-        if rejects.is_empty() {
-            return Ok(());
-        }
-        write_to(self.ctx, &mut self.rejects, &rejects.finish()?)
+    /// Drops row `i` of the current batch: counts it under `why.reason` and queues its reject row, which
+    /// names the input part and the row's offset in it (the "no document disappears" rule).
+    pub fn drop_row(&mut self, i: usize, id: &str, source: &str, why: Dropped<'_>) {
+        self.counts.reject(why.reason);
+        self.pending.push(Reject {
+            id: id.to_string(),
+            source: source.to_string(),
+            input: self.input_path().to_string(),
+            offset: self.offset(i),
+            reason: why.reason.to_string(),
+            rule: why.rule.to_string(),
+            detail: why.detail,
+            text: why.text,
+            value: why.value,
+        });
     }
 
-    /// Ends the current batch of `rows` input rows: later offsets count past it, and progress moves.
-    pub fn next_batch(&mut self, rows: usize) {
+    /// Ends the current batch of `rows` input rows: its reject rows are written, later offsets count
+    /// past it, and progress moves.
+    pub fn next_batch(&mut self, rows: usize) -> Result<()> {
+        if !self.pending.is_empty() {
+            let rejects = self.pending.finish()?;
+            write_to(self.ctx, &mut self.rejects, &rejects)?;
+        }
         self.row += rows as u64;
         self.ctx.progress(rows as u64);
+        Ok(())
     }
 
     /// Closes every output (an output that got no batch is written empty, with its declared schema) and

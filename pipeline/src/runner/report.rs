@@ -10,10 +10,10 @@ use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array
 use arrow::datatypes::{DataType, Field, Schema};
 
 use super::{Counts, Marker, RunContext};
-use crate::docs::{
+use corpus_store::{Location, Storage};
+use corpus_store::{
     ParquetSink, count_map_array, count_map_field, count_map_values, read_parquet, u64_column,
 };
-use crate::storage::{Location, Storage};
 
 fn report_schema() -> Arc<Schema> {
     Arc::new(Schema::new(vec![

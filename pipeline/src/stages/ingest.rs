@@ -1,15 +1,16 @@
 //! `ingest`: reads the source files assigned to the task and writes them as one Parquet file of documents
-//! (DESIGN.md §3) plus one of rejects. Files are assigned in contiguous ranges of the sorted input list, so
+//! (docs/ARCHITECTURE.md §3) plus one of rejects. Files are assigned in contiguous ranges of the sorted input list, so
 //! reading parts 0..n in order gives the same document sequence whatever the task count.
 
 use anyhow::Result;
 use serde_json::json;
 
-use crate::docs::{
+use crate::plan::RunContext;
+use crate::runner::{Counts, MarkerInput, Stage, TaskContext, TaskResult, assigned};
+use corpus_readers::{Record, open_reader};
+use corpus_store::{
     DocBatchBuilder, ParquetSink, RejectBatchBuilder, document_schema, reject_schema,
 };
-use crate::runner::{Counts, MarkerInput, RunContext, Stage, TaskContext, TaskResult, assigned};
-use crate::sources::{Record, open_reader};
 
 /// Rejects buffered before they are written out.
 const REJECT_BATCH: usize = 4096;

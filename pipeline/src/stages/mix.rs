@@ -1,4 +1,4 @@
-//! `mix`: GPT-3's source weighting (Table 2.2) and the global document shuffle (DESIGN.md §6).
+//! `mix`: GPT-3's source weighting (Table 2.2) and the global document shuffle (docs/ARCHITECTURE.md §6).
 //!
 //! Each source contributes `weight × total_tokens` train tokens, so it is drawn for `epochs = drawn /
 //! available` epochs: every document `floor(epochs)` times, plus once more when a seeded draw on its id
@@ -10,7 +10,7 @@
 //! partitioned by key range (`mix/{split}/p{partition}/`, 2^26 tokens per range, spilling whenever `mix.memory_mb` is full), and
 //! the shard stage merges each partition's runs in key order, partition after partition.
 //!
-//! Mixing runs after tokenizing, not before as DESIGN.md §1 draws it: the weights and epochs are in tokens,
+//! Mixing runs after tokenizing (docs/ARCHITECTURE.md §1): the weights and epochs are in tokens,
 //! which only exist once documents are encoded, and a document drawn for several epochs is encoded once.
 //! The val split is not reweighted: each val document appears once, shuffled the same way.
 
@@ -22,8 +22,8 @@ use arrow::array::{
     Array, ArrayRef, ListArray, PrimitiveArray, RecordBatch, StringArray, UInt32Array,
 };
 use arrow::datatypes::{DataType, Field, Float64Type, Schema, SchemaRef, UInt64Type};
-use corpus_dedup::{EqualRecords, Keyed, Spiller};
 use corpus_sharder::TokenWidth;
+use corpus_shuffle::{EqualRecords, Keyed, Spiller};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
@@ -32,9 +32,10 @@ use super::Tokenize;
 use super::runs::{StoreSink, io_context};
 use super::tokenize::{SPLITS, TokenizeExtra};
 use crate::config::Config;
-use crate::docs::{ParquetSink, Reject, RejectBatchBuilder, source_values, string_column};
-use crate::runner::{Marker, PartTask, RunContext, Stage, TaskContext, TaskResult};
-use crate::storage::Storage;
+use crate::plan::RunContext;
+use crate::runner::{Dropped, Marker, PartTask, Stage, TaskContext, TaskResult};
+use corpus_store::Storage;
+use corpus_store::{ParquetSink, source_values, string_column};
 
 /// The mix report's path below the work directory (the stage's per-task accounting goes to
 /// `reports/mix_tasks.parquet`).
@@ -330,7 +331,6 @@ impl Stage for Mix {
                 .column_by_name("tokens")
                 .and_then(|c| c.as_any().downcast_ref::<ListArray>())
                 .context("tokenized part has no tokens list")?;
-            let mut reject_batch = RejectBatchBuilder::default();
             for i in 0..batch.num_rows() {
                 let id = ids.value(i);
                 let &(index, epochs) = source_index
@@ -354,14 +354,9 @@ impl Stage for Mix {
                     totals.drawn += u64::from(n > 0);
                 }
                 if n == 0 {
-                    task.counts.reject("not_drawn");
-                    reject_batch.push(Reject {
-                        id: id.to_string(),
-                        source: sources[i].clone(),
-                        input: task.input_path().to_string(),
-                        offset: task.offset(i),
-                        reason: "not_drawn".to_string(),
-                        rule: "mix".to_string(),
+                    let why = Dropped {
+                        reason: "not_drawn",
+                        rule: "mix",
                         detail: format!(
                             "source {} is drawn for {epochs:.4} epochs; this document fell in the \
                              unsampled fraction",
@@ -369,7 +364,8 @@ impl Stage for Mix {
                         ),
                         text: None,
                         value: Some(epochs),
-                    });
+                    };
+                    task.drop_row(i, id, &sources[i], why);
                     continue;
                 }
                 task.counts.pass();
@@ -404,8 +400,7 @@ impl Stage for Mix {
                     totals.tokens += u64::from(n) * doc_tokens;
                 }
             }
-            task.reject(reject_batch)?;
-            task.next_batch(batch.num_rows());
+            task.next_batch(batch.num_rows())?;
         }
         for spiller in spillers {
             spiller

@@ -9,12 +9,12 @@ mod runs;
 pub mod shard;
 mod tokenize;
 
-pub use decontam::{DecontamCount, DecontamPlan, Decontaminate};
+pub use decontam::{DecontamCount, Decontaminate};
 pub use dedup::{DedupCandidates, DedupClusters, DedupComponents, DedupFilter, DedupSignatures};
 pub use ingest::Ingest;
 pub use mix::Mix;
-pub use quality::{Quality, QualityPlan, quality_output_schema};
-pub use shard::{MANIFEST, Shard};
+pub use quality::{Quality, quality_output_schema};
+pub use shard::Shard;
 pub use tokenize::Tokenize;
 
 use crate::runner::Stage;

@@ -5,10 +5,11 @@
 use std::io::{BufReader, BufWriter};
 
 use anyhow::{Context, Result};
-use corpus_dedup::{Record, RunReader, RunSink, RunStats};
+use corpus_shuffle::{Record, RunReader, RunSink, RunStats};
 
-use crate::runner::{Marker, MarkerOutput, RunContext, TaskContext};
-use crate::storage::{ObjectReader, ObjectWriter, Storage};
+use crate::plan::RunContext;
+use crate::runner::{Marker, MarkerOutput, TaskContext};
+use corpus_store::{ObjectReader, ObjectWriter, Storage};
 
 /// Writes the runs of one record kind of a task to `{stage dir}/{kind}/p{partition}/t{task}-{run}.run`
 /// and records each as an output of the task.

@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::Decontaminate;
-use crate::docs::{Reject, RejectBatchBuilder, source_values, string_column};
-use crate::runner::{PartTask, RunContext, Stage, TaskContext, TaskResult};
+use crate::plan::RunContext;
+use crate::runner::{Dropped, PartTask, Stage, TaskContext, TaskResult};
+use corpus_store::{source_values, string_column};
 
 /// The tokenize stage.
 pub struct Tokenize;
@@ -107,7 +108,6 @@ impl Stage for Tokenize {
                 DataType::UInt32,
                 false,
             ));
-            let mut reject_batch = RejectBatchBuilder::default();
             for (i, result) in encoded.into_iter().enumerate() {
                 let id = ids.value(i);
                 match result {
@@ -138,22 +138,18 @@ impl Stage for Tokenize {
                             Err(e) => ("tokenizer_failed", e.to_string()),
                             Ok(_) => ("no_tokens", "the text encodes to no tokens".to_string()),
                         };
-                        task.counts.reject(reason);
-                        reject_batch.push(Reject {
-                            id: id.to_string(),
-                            source: sources[i].clone(),
-                            input: task.input_path().to_string(),
-                            offset: task.offset(i),
-                            reason: reason.to_string(),
-                            rule: "tokenize".to_string(),
+                        let why = Dropped {
+                            reason,
+                            rule: "tokenize",
                             detail,
                             text: None,
                             value: None,
-                        });
+                        };
+                        task.drop_row(i, id, &sources[i], why);
                     }
                 }
             }
-            task.next_batch(batch.num_rows());
+            task.next_batch(batch.num_rows())?;
             let columns: Vec<ArrayRef> = vec![
                 Arc::new(StringArray::from(id_col)),
                 Arc::new(source_col.finish()),
@@ -163,7 +159,6 @@ impl Stage for Tokenize {
             let tokens =
                 RecordBatch::try_new(tokens_schema(), columns).context("building a token batch")?;
             task.write(out, &tokens)?;
-            task.reject(reject_batch)?;
         }
         task.finish(serde_json::to_value(&extra)?)
     }

@@ -42,12 +42,10 @@ mod lbfgs;
 mod logistic;
 mod metrics;
 mod model;
-mod murmur3;
 mod training;
 
 use serde::{Deserialize, Serialize};
 
-pub use features::for_each_spark_term_index;
 pub use lbfgs::StopReason;
 pub use metrics::auc;
 pub use model::{MAX_NUM_FEATURES, MODEL_FORMAT, MODEL_VERSION, Model};

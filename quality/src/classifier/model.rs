@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::features::FeatureHasher;
 use super::logistic::sigmoid;
-use super::murmur3::SPARK_HASH_SEED;
 use super::{ClassifierError, ModelKind, TrainingRecord};
+use corpus_text::spark::SPARK_HASH_SEED;
 
 /// The `format` field of every model file.
 pub const MODEL_FORMAT: &str = "corpus-quality-model";

@@ -1,115 +1,13 @@
-//! Python's string semantics, the ones datatrove's filters are written in: what `str.isspace`, `str.strip`,
-//! `str.split()`, `str.splitlines` and `len` do, and datatrove's punctuation sets. Every ratio the filters
-//! compute counts characters (code points) the way Python's `len` does, not bytes.
+//! The text semantics datatrove's filters are written in: Python's string methods (from `corpus-text`),
+//! datatrove's punctuation sets, spaCy's `is_punct` and Python's `lower()` for ASCII phrase matching.
 
-use unicode_properties::{GeneralCategory, GeneralCategoryGroup, UnicodeGeneralCategory};
+use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
 
-use super::tables::{DATATROVE_PUNCTUATION, DATATROVE_TERMINAL_PUNCTUATION, PY_WHITESPACE};
+use super::tables::{DATATROVE_PUNCTUATION, DATATROVE_TERMINAL_PUNCTUATION};
 
-/// The number of characters (code points) in `s`: Python's `len(s)`.
-pub(super) fn char_len(s: &str) -> usize {
-    // Every byte that is not a UTF-8 continuation byte (0b10xx_xxxx) starts a character.
-    s.len() - s.bytes().filter(|&b| (b as i8) < -0x40).count()
-}
-
-/// Python's `str.isspace()` for one character.
-pub(super) fn is_py_space(c: char) -> bool {
-    if c.is_ascii() {
-        matches!(
-            c,
-            '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | '\u{1c}'..='\u{1f}' | ' '
-        )
-    } else {
-        PY_WHITESPACE.binary_search(&c).is_ok()
-    }
-}
-
-/// Python's `s.strip()`.
-pub(super) fn py_strip(s: &str) -> &str {
-    s.trim_matches(is_py_space)
-}
-
-/// Python's `s.lstrip()`.
-pub(super) fn py_lstrip(s: &str) -> &str {
-    s.trim_start_matches(is_py_space)
-}
-
-/// Python's `s.rstrip()`.
-pub(super) fn py_rstrip(s: &str) -> &str {
-    s.trim_end_matches(is_py_space)
-}
-
-/// Python's `s.split()`: the runs of non-space characters.
-pub(super) fn py_split_whitespace(s: &str) -> impl Iterator<Item = &str> {
-    s.split(is_py_space).filter(|part| !part.is_empty())
-}
-
-/// Python's `s.splitlines()`: lines cut at `\n`, `\r\n`, `\r`, `\v`, `\f`, `\x1c`-`\x1e`, `\x85`, U+2028 and
-/// U+2029, without the line breaks and without an empty last line when `s` ends with a break.
-pub(super) fn py_splitlines(s: &str) -> PyLines<'_> {
-    PyLines { rest: s }
-}
-
-/// The iterator of [`py_splitlines`].
-pub(super) struct PyLines<'t> {
-    rest: &'t str,
-}
-
-impl<'t> Iterator for PyLines<'t> {
-    type Item = &'t str;
-
-    fn next(&mut self) -> Option<&'t str> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        let bytes = self.rest.as_bytes();
-        let mut i = 0;
-        while let Some(offset) = bytes[i..]
-            .iter()
-            .position(|&b| LINE_BREAK_START[usize::from(b)])
-        {
-            i += offset;
-            let (brk, skip) = match bytes[i] {
-                b'\n' | 0x0b | 0x0c | 0x1c..=0x1e => (true, 1),
-                b'\r' => (
-                    true,
-                    if bytes.get(i + 1) == Some(&b'\n') {
-                        2
-                    } else {
-                        1
-                    },
-                ),
-                // U+0085 is C2 85; U+2028 and U+2029 are E2 80 A8 and E2 80 A9.
-                0xc2 if bytes.get(i + 1) == Some(&0x85) => (true, 2),
-                0xe2 if bytes.get(i + 1) == Some(&0x80)
-                    && matches!(bytes.get(i + 2), Some(0xa8 | 0xa9)) =>
-                {
-                    (true, 3)
-                }
-                _ => (false, 1),
-            };
-            if brk {
-                let line = &self.rest[..i];
-                self.rest = &self.rest[i + skip..];
-                return Some(line);
-            }
-            i += skip;
-        }
-        let line = self.rest;
-        self.rest = "";
-        Some(line)
-    }
-}
-
-/// The bytes that may start a line break of [`py_splitlines`].
-static LINE_BREAK_START: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = matches!(b, 0x0a..=0x0d | 0x1c..=0x1e | 0xc2 | 0xe2);
-        b += 1;
-    }
-    table
+pub(super) use corpus_text::python::{
+    char_len, is_py_alpha, is_py_decimal, is_py_space, is_py_word_char, py_lstrip, py_rstrip,
+    py_split_whitespace, py_splitlines, py_strip,
 };
 
 /// Whether `c` is in datatrove's `PUNCTUATION_SET` (ASCII punctuation, control characters and the terminal
@@ -134,27 +32,6 @@ pub(super) fn is_terminal_punctuation(c: char) -> bool {
         '.' | '!' | '?' => true,
         _ if c.is_ascii() => false,
         _ => DATATROVE_TERMINAL_PUNCTUATION.binary_search(&c).is_ok(),
-    }
-}
-
-/// Python's `c.isalpha()`: general category `L*`.
-pub(super) fn is_py_alpha(c: char) -> bool {
-    if c.is_ascii() {
-        c.is_ascii_alphabetic()
-    } else {
-        c.general_category_group() == GeneralCategoryGroup::Letter
-    }
-}
-
-/// Whether `c` matches Python's `\w` in a `str` pattern: a letter, a number or `_`.
-pub(super) fn is_py_word_char(c: char) -> bool {
-    if c.is_ascii() {
-        c.is_ascii_alphanumeric() || c == '_'
-    } else {
-        matches!(
-            c.general_category_group(),
-            GeneralCategoryGroup::Letter | GeneralCategoryGroup::Number
-        )
     }
 }
 
@@ -191,15 +68,6 @@ pub(super) fn is_unicode_punct(c: char) -> bool {
     }
 }
 
-/// Whether `c` matches Python's `\d` in a `str` pattern: a decimal digit of any script (category `Nd`).
-pub(super) fn is_py_decimal(c: char) -> bool {
-    if c.is_ascii() {
-        c.is_ascii_digit()
-    } else {
-        c.general_category() == GeneralCategory::DecimalNumber
-    }
-}
-
 /// Writes `line` lower-cased into `out` (replacing its contents), for finding ASCII phrases the way Python
 /// finds them in `line.lower()`: each character is lower-cased on its own, which differs from `str.lower()`
 /// only in the Greek final sigma, never in ASCII. A few non-ASCII characters lower-case to ASCII ones (the
@@ -224,42 +92,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn char_len_counts_code_points() {
-        assert_eq!(char_len(""), 0);
-        assert_eq!(char_len("abc"), 3);
-        assert_eq!(char_len("héllo…"), 6);
-        assert_eq!(char_len("日本語🙂"), 4);
-    }
-
-    #[test]
-    fn strip_uses_python_whitespace() {
-        assert_eq!(py_strip("\u{1c} a b\u{3000}\u{a0}"), "a b");
-        assert_eq!(py_lstrip("\t- x "), "- x ");
-        assert_eq!(py_rstrip(" x...\r\n"), " x...");
-        // U+200B (zero width space) is not whitespace in Python.
-        assert_eq!(py_strip("\u{200b}a"), "\u{200b}a");
-    }
-
-    #[test]
-    fn split_whitespace_matches_python() {
-        let parts: Vec<&str> = py_split_whitespace("  a\u{85}b\u{1f}c  d ").collect();
-        assert_eq!(parts, ["a", "b", "c", "d"]);
-        assert_eq!(py_split_whitespace(" \n ").count(), 0);
-    }
-
-    #[test]
-    fn splitlines_matches_python() {
-        let lines: Vec<&str> =
-            py_splitlines("a\r\nb\rc\nd\u{2028}e\u{85}f\u{b}g\u{c}h\u{1e}i\n").collect();
-        assert_eq!(lines, ["a", "b", "c", "d", "e", "f", "g", "h", "i"]);
-        assert_eq!(py_splitlines("").count(), 0);
-        assert_eq!(py_splitlines("\n").collect::<Vec<_>>(), [""]);
-        assert_eq!(py_splitlines("\n\nx").collect::<Vec<_>>(), ["", "", "x"]);
-        // U+2026 shares the E2 80 lead bytes with U+2028 but is no line break.
-        assert_eq!(py_splitlines("a…b").collect::<Vec<_>>(), ["a…b"]);
-    }
-
-    #[test]
     fn punctuation_sets_match_datatrove() {
         for c in ['.', '#', '\'', '\r', '\u{0}', '«', '…', '“', '؟', '。'] {
             assert!(is_datatrove_punctuation(c), "{c:?}");
@@ -276,9 +108,7 @@ mod tests {
     }
 
     #[test]
-    fn categories_match_python() {
-        assert!(is_py_alpha('é') && is_py_alpha('語') && !is_py_alpha('1') && !is_py_alpha('_'));
-        assert!(is_py_word_char('_') && is_py_word_char('٣') && !is_py_word_char('-'));
+    fn unicode_punctuation_is_category_p() {
         assert!(
             is_unicode_punct('«')
                 && is_unicode_punct('-')
@@ -302,12 +132,5 @@ mod tests {
             .filter(|c| c.to_lowercase().any(|l| l.is_ascii()))
             .collect();
         assert_eq!(lower_to_ascii, LOWER_TO_ASCII);
-    }
-
-    #[test]
-    fn decimal_digits_of_any_script() {
-        assert!(
-            is_py_decimal('7') && is_py_decimal('٣') && !is_py_decimal('²') && !is_py_decimal('x')
-        );
     }
 }

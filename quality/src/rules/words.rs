@@ -21,8 +21,8 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 use super::hashes::Prehashed;
 use super::tables::{
-    ALPHA, ALPHA_LOWER, ALPHA_UPPER, CURRENCIES, DOT_SUFFIX_AFTER, ICONS, PREFIX_CHARS,
-    PY_WHITESPACE, QUOTES, SENTENCE_PUNCT, SPECIAL_CASES, SUFFIX_CHARS, UNITS,
+    ALPHA, ALPHA_LOWER, ALPHA_UPPER, CURRENCIES, DOT_SUFFIX_AFTER, ICONS, PREFIX_CHARS, QUOTES,
+    SENTENCE_PUNCT, SPECIAL_CASES, SUFFIX_CHARS, UNITS,
 };
 use super::text::{is_py_space, is_unicode_punct};
 
@@ -239,9 +239,11 @@ fn plain_chars() -> &'static [u64] {
             }
         };
         (0..0x80).for_each(&mut clear);
-        for &c in PY_WHITESPACE
+        (0x80..0x10000)
+            .filter(|&c| char::from_u32(c).is_some_and(is_py_space))
+            .for_each(&mut clear);
+        for &c in PREFIX_CHARS
             .iter()
-            .chain(PREFIX_CHARS)
             .chain(SUFFIX_CHARS)
             .chain(QUOTES)
             .chain(&['…', '–', '—', '°'])

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use corpus_pipeline::runner::read_report;
-use corpus_pipeline::storage::Storage;
+use corpus_store::Storage;
 use corpus_tests::{TestConfig, run, write_config};
 
 #[test]
@@ -125,10 +125,10 @@ fn repeats(work: &std::path::Path) -> u64 {
         .resolve(work.join("reports/mix.parquet").to_str().unwrap())
         .unwrap();
     let mut extra = 0;
-    for batch in corpus_pipeline::docs::read_parquet(&storage, &loc).unwrap() {
+    for batch in corpus_store::read_parquet(&storage, &loc).unwrap() {
         let batch = batch.unwrap();
-        let copies = corpus_pipeline::docs::u64_column(&batch, "copies").unwrap();
-        let drawn = corpus_pipeline::docs::u64_column(&batch, "documents_drawn").unwrap();
+        let copies = corpus_store::u64_column(&batch, "copies").unwrap();
+        let drawn = corpus_store::u64_column(&batch, "documents_drawn").unwrap();
         for i in 0..batch.num_rows() {
             extra += copies.value(i) - drawn.value(i);
         }
@@ -139,7 +139,7 @@ fn repeats(work: &std::path::Path) -> u64 {
 fn parquet_rows(path: &std::path::Path) -> u64 {
     let storage: Arc<Storage> = Storage::new().unwrap();
     let loc = storage.resolve(path.to_str().unwrap()).unwrap();
-    corpus_pipeline::docs::read_parquet(&storage, &loc)
+    corpus_store::read_parquet(&storage, &loc)
         .unwrap()
         .map(|b| b.unwrap().num_rows() as u64)
         .sum()

@@ -1,5 +1,5 @@
 //! End-to-end tests: run the `corpus` binary on the bundled sample data (`tests/data`). One test binary
-//! (DESIGN.md §9), one module per property.
+//! (docs/ARCHITECTURE.md §10), one module per property.
 
 #![allow(clippy::unwrap_used)]
 

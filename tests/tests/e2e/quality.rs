@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use arrow::array::{Array, Float64Array, StringArray};
-use corpus_pipeline::docs::read_parquet;
-use corpus_pipeline::storage::Storage;
+use corpus_store::Storage;
+use corpus_store::read_parquet;
 use corpus_tests::{TestConfig, data_dir, repo_root, run, write_config};
 
 pub(crate) fn batches(dir: &std::path::Path) -> Vec<arrow::array::RecordBatch> {
@@ -39,7 +39,7 @@ pub(crate) fn strings<'a>(b: &'a arrow::array::RecordBatch, name: &str) -> &'a S
 }
 
 fn sources(b: &arrow::array::RecordBatch) -> Vec<String> {
-    corpus_pipeline::docs::source_values(b, "source").unwrap()
+    corpus_store::source_values(b, "source").unwrap()
 }
 
 #[test]

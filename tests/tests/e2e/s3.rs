@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use corpus_pipeline::storage::Storage;
+use corpus_store::Storage;
 use corpus_tests::{TestConfig, build_sample, data_dir, run, shard_files, write_config_at};
 
 const INPUTS: [&str; 7] = [

@@ -14,10 +14,11 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use super::{NgramCount, fingerprint, merged_counts};
-use crate::docs::{ParquetSink, read_parquet, source_values, string_column};
-use crate::runner::{Counts, Marker, MarkerInput, RunContext, Stage, TaskContext, TaskResult};
+use crate::plan::RunContext;
+use crate::runner::{Counts, Marker, MarkerInput, Stage, TaskContext, TaskResult};
 use crate::stages::DedupFilter;
 use crate::stages::dedup::Offsets;
+use corpus_store::{ParquetSink, read_parquet, source_values, string_column};
 
 /// The counting pass.
 pub struct DecontamCount;

@@ -18,9 +18,10 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use super::{DecontamCount, fingerprint, merged_counts};
-use crate::docs::{Reject, RejectBatchBuilder, source_values, string_column};
-use crate::runner::{PartTask, RunContext, Stage, TaskContext, TaskResult};
+use crate::plan::RunContext;
+use crate::runner::{Dropped, PartTask, Stage, TaskContext, TaskResult};
 use crate::stages::DedupFilter;
+use corpus_store::{source_values, string_column};
 
 /// The cutting pass.
 pub struct Decontaminate;
@@ -138,7 +139,6 @@ impl Stage for Decontaminate {
 
             let mut take = Vec::with_capacity(batch.num_rows());
             let (mut new_ids, mut new_texts) = (StringBuilder::new(), StringBuilder::new());
-            let mut reject_batch = RejectBatchBuilder::default();
             let (mut x_id, mut x_source, mut x_bench, mut x_ngram, mut x_start, mut x_end) = (
                 StringBuilder::new(),
                 StringBuilder::new(),
@@ -174,18 +174,14 @@ impl Stage for Decontaminate {
                         detail,
                         hits,
                     } => {
-                        task.counts.reject(reason);
-                        reject_batch.push(Reject {
-                            id: id.to_string(),
-                            source: sources[i].clone(),
-                            input: task.input_path().to_string(),
-                            offset: task.offset(i),
-                            reason: reason.to_string(),
-                            rule: "decontaminate.pieces".to_string(),
+                        let why = Dropped {
+                            reason,
+                            rule: "decontaminate.pieces",
                             detail: detail.clone(),
                             text: Some(text.to_string()),
                             value: Some(hits.len() as f64),
-                        });
+                        };
+                        task.drop_row(i, id, &sources[i], why);
                         hits
                     }
                 };
@@ -203,7 +199,7 @@ impl Stage for Decontaminate {
                     }
                 }
             }
-            task.next_batch(batch.num_rows());
+            task.next_batch(batch.num_rows())?;
             pieces_out += take.len() as u64;
             let taken = take_record_batch(&batch, &UInt32Array::from(take))
                 .context("selecting kept documents")?;
@@ -220,7 +216,6 @@ impl Stage for Decontaminate {
             }
             let kept = RecordBatch::try_new(schema, columns).context("building pieces")?;
             task.write(out, &kept)?;
-            task.reject(reject_batch)?;
             let logged: Vec<ArrayRef> = vec![
                 Arc::new(x_id.finish()),
                 Arc::new(x_source.finish()),

@@ -8,22 +8,23 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
-use corpus_dedup::{EqualRecords, Spiller, merge};
+use corpus_shuffle::{EqualRecords, Spiller, merge};
 use serde_json::json;
 
 use super::{
     DedupSignatures, Offsets, StoreSink, budget, fingerprint, global_of, io_context,
     node_partition, open_runs, partition_runs,
 };
-use crate::runner::{Counts, RunContext, Stage, TaskContext, TaskResult};
+use crate::plan::RunContext;
+use crate::runner::{Counts, Stage, TaskContext, TaskResult};
 use crate::stages::Quality;
-use crate::storage::Location;
+use corpus_store::Location;
 
 /// The candidates phase.
 pub struct DedupCandidates;
 
 /// Writes an undirected edge as its two directed records.
-pub(super) fn push_edge<S: corpus_dedup::RunSink>(
+pub(super) fn push_edge<S: corpus_shuffle::RunSink>(
     edges: &mut Spiller<[u64; 2], S>,
     parts: usize,
     a: u64,

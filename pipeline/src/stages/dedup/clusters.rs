@@ -9,14 +9,15 @@
 use std::io::BufReader;
 
 use anyhow::{Result, anyhow, bail};
-use corpus_dedup::{EqualRecords, Keyed, RunReader, RunWriter, Spiller, merge};
+use corpus_shuffle::{EqualRecords, Keyed, RunReader, RunWriter, Spiller, merge};
 use serde_json::json;
 
 use super::{
     DedupComponents, DedupSignatures, Offsets, StoreSink, budget, fingerprint, global_of,
     io_context, open_runs, partition_runs,
 };
-use crate::runner::{Counts, RunContext, Stage, TaskContext, TaskResult};
+use crate::plan::RunContext;
+use crate::runner::{Counts, Stage, TaskContext, TaskResult};
 use crate::stages::Quality;
 
 /// The clusters phase.
@@ -198,7 +199,7 @@ impl Stage for DedupClusters {
     }
 }
 
-fn push_assignment<S: corpus_dedup::RunSink>(
+fn push_assignment<S: corpus_shuffle::RunSink>(
     assign: &mut Spiller<Keyed<1>, S>,
     offsets: &Offsets,
     node: u64,

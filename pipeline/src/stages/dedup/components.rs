@@ -5,14 +5,16 @@
 //! then a star around its smallest node, which is its keeper.
 
 use anyhow::Result;
-use corpus_dedup::{EqualRecords, Spiller, Step, StepStats, merge, star_step};
+use corpus_dedup::{Step, StepStats, star_step};
+use corpus_shuffle::{EqualRecords, Spiller, merge};
 use serde_json::json;
 
 use super::candidates::push_edge;
 use super::{
     DedupCandidates, StoreSink, budget, fingerprint, io_context, open_runs, partition_runs,
 };
-use crate::runner::{Counts, Marker, RunContext, Stage, TaskContext, TaskResult};
+use crate::plan::RunContext;
+use crate::runner::{Counts, Marker, Stage, TaskContext, TaskResult};
 
 /// The connected-components phase.
 pub struct DedupComponents;

@@ -15,19 +15,17 @@ use arrow::array::{
 };
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use corpus_dedup::{Keyed, merge};
+use corpus_shuffle::{Keyed, merge};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::clusters::Assignment;
 use super::signatures::text_hash;
 use super::{DedupClusters, Offsets, fingerprint, io_context, open_runs, partition_runs};
-use crate::docs::{
-    ParquetSink, Reject, RejectBatchBuilder, count_map_array, count_map_field, source_values,
-    string_column,
-};
-use crate::runner::{Marker, PartTask, RunContext, Stage, TaskContext, TaskResult};
+use crate::plan::RunContext;
+use crate::runner::{Dropped, Marker, PartTask, Stage, TaskContext, TaskResult};
 use crate::stages::Quality;
+use corpus_store::{ParquetSink, count_map_array, count_map_field, source_values, string_column};
 
 /// The filter phase: the stage whose output later stages read.
 pub struct DedupFilter;
@@ -94,7 +92,6 @@ impl Stage for DedupFilter {
             let texts = string_column(&batch, "text")?;
             let sources = source_values(&batch, "source")?;
             let mut keep = Vec::with_capacity(batch.num_rows());
-            let mut reject_batch = RejectBatchBuilder::default();
             let (mut c_id, mut c_cluster, mut c_size, mut c_kept) = (
                 StringBuilder::new(),
                 StringBuilder::new(),
@@ -145,25 +142,20 @@ impl Stage for DedupFilter {
                     true => source.exact_duplicates += 1,
                     false => source.near_duplicates += 1,
                 }
-                task.counts.reject(reason);
                 keep.push(false);
-                reject_batch.push(Reject {
-                    id: ids.value(i).to_string(),
-                    source: source_name.clone(),
-                    input: task.input_path().to_string(),
-                    offset: task.offset(i),
-                    reason: reason.to_string(),
-                    rule: rule.to_string(),
+                let why = Dropped {
+                    reason,
+                    rule,
                     detail: format!("duplicate of {} (cluster of {})", a.keeper_id, a.size),
                     text: Some(texts.value(i).to_string()),
                     value: None,
-                });
+                };
+                task.drop_row(i, ids.value(i), source_name, why);
             }
-            task.next_batch(batch.num_rows());
+            task.next_batch(batch.num_rows())?;
             let kept = filter_record_batch(&batch, &BooleanArray::from(keep))
                 .context("selecting kept documents")?;
             task.write(out, &kept)?;
-            task.reject(reject_batch)?;
             if !c_kept.is_empty() {
                 let columns: Vec<ArrayRef> = vec![
                     Arc::new(c_id.finish()),

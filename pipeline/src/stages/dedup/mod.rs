@@ -1,5 +1,5 @@
 //! `dedup`: exact and MinHash-LSH near-duplicate removal as five stages that exchange sorted run files
-//! through storage (DESIGN.md §4), so no task needs more memory than `dedup.memory_mb` plus one Parquet
+//! through storage (docs/ARCHITECTURE.md §4), so no task needs more memory than `dedup.memory_mb` plus one Parquet
 //! batch, whatever the corpus size:
 //!
 //! 1. `dedup-signatures` (one task per upstream part): the normalised text's xxh3-128 and the MinHash LSH
@@ -37,7 +37,8 @@ use anyhow::{Result, anyhow, bail};
 use serde_json::json;
 
 use super::runs::{StoreSink, io_context, open_runs, partition_runs};
-use crate::runner::{Marker, RunContext};
+use crate::plan::RunContext;
+use crate::runner::Marker;
 
 /// Bits of a node id that hold the document's position in the corpus.
 const GLOBAL_BITS: u32 = 40;

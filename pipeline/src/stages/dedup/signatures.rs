@@ -8,9 +8,10 @@ use std::io::Write;
 use anyhow::{Result, anyhow};
 use arrow::array::{Array, Float64Array, RecordBatch};
 use corpus_dedup::{
-    BLOOM_BYTES_PER_DOCUMENT, BYTES_PER_SUSPECT, EqualRecords, Keyed, MinHasher, RepeatedHashes,
-    SPARK_DEFAULT_SEED, SparkMinHash, Spiller, normalize_for_shingles, word_shingles,
+    BLOOM_BYTES_PER_DOCUMENT, BYTES_PER_SUSPECT, MinHasher, RepeatedHashes, SPARK_DEFAULT_SEED,
+    SparkMinHash, normalize_for_shingles, word_shingles,
 };
+use corpus_shuffle::{EqualRecords, Keyed, Spiller};
 use rayon::prelude::*;
 use serde_json::json;
 use xxhash_rust::xxh3::xxh3_128;
@@ -19,10 +20,11 @@ use super::{
     Offsets, StoreSink, budget, fingerprint, io_context, key_partition, mix64, node_id,
     node_partition,
 };
-use crate::docs::{read_parquet, source_values, string_column};
-use crate::runner::{Counts, MarkerInput, RunContext, Stage, TaskContext, TaskResult};
+use crate::plan::RunContext;
+use crate::runner::{Counts, MarkerInput, Stage, TaskContext, TaskResult};
 use crate::stages::Quality;
-use crate::storage::Location;
+use corpus_store::Location;
+use corpus_store::{read_parquet, source_values, string_column};
 
 /// The signatures phase.
 pub struct DedupSignatures;
@@ -339,8 +341,8 @@ impl Stage for DedupSignatures {
 /// The sorted shingle sets of one part: `shingles/{part}.bin` holds them back to back (u64 little-endian),
 /// `shingles/{part}.idx` the end offset (in values) of each document's set.
 struct ShingleStore {
-    data: std::io::BufWriter<crate::storage::ObjectWriter>,
-    index: std::io::BufWriter<crate::storage::ObjectWriter>,
+    data: std::io::BufWriter<corpus_store::ObjectWriter>,
+    index: std::io::BufWriter<corpus_store::ObjectWriter>,
     values: u64,
 }
 

@@ -23,10 +23,6 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_else(tests_dir)
 }
 
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
-}
-
 /// The target directory of this test executable's profile: `target/{profile}/deps/e2e-HASH` ->
 /// `target/{profile}`.
 fn profile_dir() -> PathBuf {
@@ -37,45 +33,21 @@ fn profile_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// Path of an up-to-date `corpus` binary of the same profile as this test, built on first use.
+/// Path of the `corpus` binary of the same profile as this test.
 ///
-/// Integration tests of another package cannot use `CARGO_BIN_EXE_*`, so the harness asks cargo to build
-/// the binary and takes it from the target directory of this test executable. It builds all targets of the
-/// workspace, which resolves dependency features exactly as `cargo test --workspace` does: right after that
-/// command the only new work is linking `corpus` (a plain `cargo build -p corpus-pipeline` would resolve
-/// features without dev-dependencies and compile half the dependency tree a second time).
+/// The end-to-end tests are an integration test of `corpus-pipeline` (`pipeline/tests/e2e`), so cargo builds
+/// the `corpus` binary, with the same dependency features, before it runs them; the harness only takes it
+/// from the target directory of this test executable. (A nested `cargo build -p corpus-pipeline` would
+/// resolve features without the dev-dependencies and compile half the dependency tree a second time.)
 pub fn corpus_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let profile_dir = profile_dir();
-        let target_dir = profile_dir
-            .parent()
-            .expect("target directory")
-            .to_path_buf();
-        let mut cmd = Command::new(cargo());
-        cmd.current_dir(repo_root()).args([
-            "build",
-            "--quiet",
-            "-p",
-            "corpus-pipeline",
-            "--bin",
-            "corpus",
-        ]);
-        cmd.env("CARGO_TARGET_DIR", &target_dir);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        let out = cmd
-            .output()
-            .expect("running cargo build for the corpus binary");
+        let bin = profile_dir().join(format!("corpus{}", std::env::consts::EXE_SUFFIX));
         assert!(
-            out.status.success(),
-            "cargo build of the corpus binary failed ({}):\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
+            bin.exists(),
+            "{} does not exist: run the end-to-end tests through cargo test -p corpus-pipeline",
+            bin.display()
         );
-        let bin = profile_dir.join("corpus");
-        assert!(bin.exists(), "{} was not built", bin.display());
         bin
     })
 }

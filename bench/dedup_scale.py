@@ -121,6 +121,8 @@ def main():
     ap.add_argument("--memory-mb", type=int, default=256)
     ap.add_argument("--threads", type=int, default=0, help="threads per task (0: all cores)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--verify", action="store_true",
+                    help="dedup.verify = true: every candidate pair's exact Jaccard checked (its memory is bounded too)")
     args = ap.parse_args()
 
     data = os.path.join(args.out, "data")
@@ -132,6 +134,7 @@ def main():
             f'[run]\nwork = "{work}"\ntasks = {args.tasks}\n\n'
             f'[[sources]]\nname = "webtext2"\nformat = "jsonl"\npaths = ["{data}/part-*.jsonl"]\nweight = 1.0\n\n'
             f"[quality.rules]\nsources = []\n\n[dedup]\nmemory_mb = {args.memory_mb}\n"
+            f"verify = {'true' if args.verify else 'false'}\n"
         )
     threads = ["--threads", str(args.threads)] if args.threads else []
     rows = []
@@ -153,7 +156,8 @@ def main():
         rows.append({"stage": stage, "task_runs": runs, "peak_rss_mib": round(peak / 1024, 1),
                      "seconds": round(seconds, 1)})
         print(json.dumps(rows[-1]), file=sys.stderr)
-    summary = {"corpus": stats, "tasks": args.tasks, "memory_mb": args.memory_mb, "stages": rows}
+    summary = {"corpus": stats, "tasks": args.tasks, "memory_mb": args.memory_mb, "verify": args.verify,
+               "stages": rows}
     try:
         import pyarrow.parquet as pq
 

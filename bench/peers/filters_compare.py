@@ -9,7 +9,7 @@ which writes one JSON object per document, in input order:
 Inputs: .jsonl / .json (optionally .gz or .zst) with a `text` field, and WARC/WET files (.warc, .warc.gz,
 .warc.wet, .warc.wet.gz), whose `conversion` records (WET text) are the documents.
 
-Usage (with the peers' virtual environment, see ../shared/recipes/peers.md):
+Usage (with the peers' virtual environment, which bench/peers/setup.sh creates):
   .peers/bin/python bench/peers/filters_compare.py FILE [FILE ...] [--ours-cmd CMD] [--bench] [--datatrove-only]
 
 --ours-cmd is a shell command template with {input} (a jsonl of {"id", "text"} written by this script, the exact

@@ -7,17 +7,17 @@ from `pip install lm-eval`. The wheel is fetched once with `pip download --no-de
 (or --cache) and only `lm_eval/decontamination/` is unpacked from it; nothing of lm-eval is imported but that
 folder, so none of lm-eval's dependencies are needed.
 
-Both sides register the same benchmark examples (default: LAMBADA test `text`, PIQA validation goal + sol1 +
-sol2, each example the fields joined by a space) as 13-grams and clean the same documents: the input JSONL plus
+Both sides register the same benchmark examples (default: the bundled LAMBADA test `text` and PIQA validation
+goal + sol1 + sol2, each example the fields joined by a space; --benchmark
+FILE.jsonl:FIELD,FIELD names others) as 13-grams and clean the same documents: the input JSONL plus
 --plant documents this script builds from input documents with benchmark passages inserted, so that matches
 happen. The Janitor runs `clean_python(text)` per document on one core; ours runs
 `corpus bench decontam --mode janitor --ngram 13` (from PATH, or --ours-cmd), which prints MB/s and writes each
 document's pieces for the comparison.
 
-Usage:
-  zcat tests/data/webtext/dolma-*.jsonl.gz tests/data/webtext/ccnet-*.jsonl.gz \\
-       tests/data/webtext/c4-en-sample.0*.json.gz > /tmp/web.jsonl
-  python3 bench/peers/janitor_compare.py /tmp/web.jsonl [--plant 40] [--threads 1] [--repeat 20]
+Usage (with the peers' virtual environment, which bench/peers/setup.sh creates; bench/run.sh runs this):
+  .peers/bin/python bench/peers/janitor_compare.py FILE.jsonl [--plant 40] [--threads 1] [--repeat 20]
+      [--benchmark FILE.jsonl:FIELD,FIELD ...]
 """
 
 import argparse
@@ -35,10 +35,10 @@ from contextlib import redirect_stdout
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LM_EVAL = "lm-eval==0.4.13"
-BENCHMARKS = "/work/shared/data/benchmarks"
+BENCHMARKS = os.path.join(ROOT, "tests", "data", "benchmarks")
 DEFAULT_BENCHMARKS = [
-    (os.path.join(BENCHMARKS, "lambada-openai-test.jsonl"), ["text"]),
-    (os.path.join(BENCHMARKS, "piqa-valid.jsonl"), ["goal", "sol1", "sol2"]),
+    os.path.join(BENCHMARKS, "lambada-openai-test.jsonl") + ":text",
+    os.path.join(BENCHMARKS, "piqa-valid.jsonl") + ":goal,sol1,sol2",
 ]
 DEFAULT_OURS_CMD = (
     "corpus bench decontam --input {input} --benchmarks {benchmarks} --fields {fields} --mode janitor "
@@ -206,6 +206,9 @@ def compare(label, janitor_module, jan, records, their_pieces, our_pieces, show)
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input", help="JSONL documents with a `text` field")
+    parser.add_argument("--benchmark", action="append", metavar="FILE.jsonl:FIELD,FIELD",
+                        help="a benchmark and the fields that form an example (repeat for more; default: "
+                        "the bundled LAMBADA and PIQA)")
     parser.add_argument("--plant", type=int, default=40, help="documents with benchmark passages to add")
     parser.add_argument("--threads", type=int, default=1, help="our worker threads (the Janitor uses one)")
     parser.add_argument("--repeat", type=int, default=20, help="our timed passes (the Janitor runs once)")
@@ -214,11 +217,18 @@ def main():
     parser.add_argument("--examples", type=int, default=3, help="differing documents to print per kind")
     args = parser.parse_args()
 
+    benchmarks = []
+    for spec in args.benchmark or DEFAULT_BENCHMARKS:
+        path, _, fields = spec.rpartition(":")
+        if not path or not fields or not os.path.exists(path):
+            sys.exit(f"--benchmark {spec}: expected an existing FILE.jsonl:FIELD,FIELD")
+        benchmarks.append((path, fields.split(",")))
+
     janitor_module = load_janitor(args.cache)
     # Our reader puts text in Unicode NFC and rejects blank documents (empty_text) before any stage sees them:
     # give the Janitor the same texts.
     docs = [unicodedata.normalize("NFC", r["text"]) for r in read_jsonl(args.input, "text") if r["text"].strip()]
-    examples = [e for path, fields in DEFAULT_BENCHMARKS for e in examples_of(path, fields)]
+    examples = [e for path, fields in benchmarks for e in examples_of(path, fields)]
     records = [{"id": f"input-{i}", "text": t} for i, t in enumerate(docs)] + plant(docs, examples, args.plant)
     texts = [r["text"] for r in records]
     size = sum(len(t.encode("utf-8")) for t in texts)
@@ -231,8 +241,8 @@ def main():
                 f.write(json.dumps(r) + "\n")
         cmd = args.ours_cmd.format(
             input=shlex.quote(input_path),
-            benchmarks=" ".join(shlex.quote(p) for p, _ in DEFAULT_BENCHMARKS),
-            fields=" ".join(",".join(f) for _, f in DEFAULT_BENCHMARKS),
+            benchmarks=" ".join(shlex.quote(p) for p, _ in benchmarks),
+            fields=" ".join(",".join(f) for _, f in benchmarks),
             threads=args.threads,
             repeat=args.repeat,
             pieces=shlex.quote(pieces_path),
@@ -242,7 +252,7 @@ def main():
         with open(pieces_path, encoding="utf-8") as f:
             our_pieces = [json.loads(line) for line in f]
 
-    jan, their_pieces, seconds, register_s = run_janitor(janitor_module, DEFAULT_BENCHMARKS, texts)
+    jan, their_pieces, seconds, register_s = run_janitor(janitor_module, benchmarks, texts)
     janitor_result = {
         "peer": f"{LM_EVAL} Janitor (python mode)",
         "ngrams": len(jan.dirt_ngrams),

@@ -8,7 +8,7 @@ words --threads 1`). The figure is MB/s of document text (UTF-8 bytes). With --f
 `MinhashDedupSignature.run` (signatures written to 14 bucket files in a temporary folder, then sorted) is
 timed as well.
 
-Usage (with the peers' virtual environment, see ../shared/recipes/peers.md):
+Usage (with the peers' virtual environment, which bench/peers/setup.sh creates):
   .peers/bin/python bench/peers/minhash_compare.py FILE.jsonl [--repeat K] [--seconds S] [--full-step]
       [--ours-cmd CMD]
 

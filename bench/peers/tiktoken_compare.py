@@ -12,7 +12,7 @@ tiktoken downloads its rank files on first use, which fails offline; this script
 (the same file, from cargo's registry, or --assets DIR) into a private TIKTOKEN_CACHE_DIR under the name
 tiktoken looks for (sha1 of the URL), and tiktoken checks the file's sha256 itself.
 
-Usage (with the peers' virtual environment, see ../shared/recipes/peers.md):
+Usage (with the peers' virtual environment, which bench/peers/setup.sh creates):
   .peers/bin/python bench/peers/tiktoken_compare.py FILE.jsonl [--threads N] [--encoding E] [--repeat R]
       [--seconds S] [--rounds K] [--ours-cmd CMD]
 

@@ -1,8 +1,8 @@
 """Peer measurement for BENCHMARKS.md: datatrove's WarcReader + Trafilatura extractor on one WARC file, one core.
 
 Usage: warc_datatrove.py FILE.warc.gz [REPEAT]. Prints one JSON line shaped like `corpus bench read`.
-Run with the peers' virtual environment (see ../shared/recipes/peers.md):
-  python3 -m venv .peers && .peers/bin/pip install "datatrove[processing]==0.10.1" trafilatura warcio
+Run with the peers' virtual environment, which bench/peers/setup.sh creates:
+  .peers/bin/python bench/peers/warc_datatrove.py .peers/inputs/warc-mix.warc.gz
 """
 
 import json

@@ -1,5 +1,5 @@
-//! Loading the real benchmark files: slices of each kept in `tests/data` (always run), and the full
-//! files under `../shared/data/benchmarks` when that folder exists.
+//! Loading the real benchmark files: slices of each kept in this crate's `tests/data`, and the full files
+//! the repository bundles in `tests/data/benchmarks` (both always run).
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
@@ -172,12 +172,8 @@ fn squad_slice_joins_context_questions_and_answers_per_paragraph() {
 }
 
 #[test]
-fn full_benchmarks_load_when_present() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/benchmarks");
-    if !root.is_dir() {
-        println!("skipped: {} is not there", root.display());
-        return;
-    }
+fn full_benchmarks_load() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/benchmarks");
     let mut set = BenchmarkSet::new(Mode::Gpt3);
     for spec in SPECS {
         let examples = load(spec, &root.join(spec.file));

@@ -52,6 +52,15 @@ pub fn corpus_bin() -> &'static Path {
     })
 }
 
+/// For a test whose prerequisite `why` is missing: under `CI=true` (as `.ci/run` sets it) the test fails, so
+/// a CI run cannot pass without running it; elsewhere it prints plainly that `test` was skipped, and the
+/// caller returns.
+pub fn missing_outside_ci(test: &str, why: &str) {
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    assert!(!ci, "{test} cannot run under CI=true: {why}");
+    eprintln!("SKIPPED {test}: {why}");
+}
+
 /// A finished `corpus` invocation.
 pub struct Run {
     /// Exit code (None when killed by a signal).

@@ -104,6 +104,13 @@ impl QualityPlan {
             let model = Model::from_json(&text).map_err(|e| {
                 ConfigError::invalid("quality.classifier.model", format!("{}: {e}", c.model))
             })?;
+            if let Some(why) = model.undersized() {
+                tracing::warn!(
+                    "quality.classifier.model {}: {why}. Its scores are a demonstration, not a quality filter; \
+                     train one on your own curated and raw Common Crawl text (README, \"The GPT-3 recipe\")",
+                    c.model
+                );
+            }
             let model = Arc::new(model);
             plan.file_hashes.push((c.model.clone(), hash));
             for i in quality_sources(&c.sources, &config.sources, "quality.classifier.sources")? {

@@ -48,7 +48,9 @@ use serde::{Deserialize, Serialize};
 
 pub use lbfgs::StopReason;
 pub use metrics::auc;
-pub use model::{MAX_NUM_FEATURES, MODEL_FORMAT, MODEL_VERSION, Model};
+pub use model::{
+    MAX_NUM_FEATURES, MIN_TRAINING_DOCS_PER_CLASS, MODEL_FORMAT, MODEL_VERSION, Model,
+};
 pub use training::{TrainOptions, TrainReport, TrainingRecord, train};
 
 /// Which features and hash the classifier uses.

@@ -17,6 +17,11 @@ pub const MODEL_FORMAT: &str = "corpus-quality-model";
 /// The model file version this build writes and reads.
 pub const MODEL_VERSION: u64 = 1;
 
+/// Documents per class below which a model is a demonstration, not a quality filter: the pipeline warns when
+/// it runs one. GPT-3's classifier learned from millions of documents per class (App. A); with fewer than
+/// ten thousand, the hashed word weights mostly record which sites the few raw pages came from.
+pub const MIN_TRAINING_DOCS_PER_CLASS: usize = 10_000;
+
 /// Largest `num_features` accepted (2²⁶): scoring keeps a dense `f64` weight per bucket, so this bounds a
 /// model's memory at 512 MiB and keeps a hostile file from asking for more.
 pub const MAX_NUM_FEATURES: usize = 1 << 26;
@@ -142,6 +147,28 @@ impl Model {
     /// The options the model was trained with and how training went.
     pub fn training(&self) -> &TrainingRecord {
         &self.training
+    }
+
+    /// Why this model is too small to be a quality filter: its smaller class has fewer than
+    /// [`MIN_TRAINING_DOCS_PER_CLASS`] documents, or the file does not record its class sizes. `None` for a
+    /// model of real size.
+    pub fn undersized(&self) -> Option<String> {
+        let report = &self.training.report;
+        match (report.positive_docs, report.negative_docs) {
+            (Some(positive), Some(negative))
+                if positive.min(negative) >= MIN_TRAINING_DOCS_PER_CLASS =>
+            {
+                None
+            }
+            (Some(positive), Some(negative)) => Some(format!(
+                "trained on {positive} curated and {negative} raw documents, fewer than \
+                 {MIN_TRAINING_DOCS_PER_CLASS} per class"
+            )),
+            _ => Some(format!(
+                "its file does not record how many documents of each class it was trained on ({} in all)",
+                report.train_docs + report.heldout_docs
+            )),
+        }
     }
 
     /// The model file as a JSON string.
@@ -304,6 +331,32 @@ mod tests {
         "\0\u{feff}\u{10ffff}",
         "the the the the the the the the the the the the the the the the the",
     ];
+
+    #[test]
+    fn undersized_models_say_so_and_real_sized_ones_do_not() {
+        let mut model = small_model(ModelKind::Gpt3HashingLr);
+        let report = &model.training().report;
+        let (positive, negative) = (report.positive_docs, report.negative_docs);
+        assert_eq!((positive, negative), (Some(60), Some(60)));
+        let why = model
+            .undersized()
+            .expect("60 documents per class is a demonstration");
+        assert!(why.contains("60 curated and 60 raw"), "{why}");
+
+        model.training.report.negative_docs = Some(MIN_TRAINING_DOCS_PER_CLASS);
+        assert!(model.undersized().is_some(), "the smaller class decides");
+        model.training.report.positive_docs = Some(MIN_TRAINING_DOCS_PER_CLASS);
+        assert_eq!(model.undersized(), None);
+
+        // A file written before the class sizes were recorded still loads, and is reported as unknown.
+        let mut file: Value = serde_json::from_str(&model.save_json()).expect("json");
+        let report = file["training"]["report"].as_object_mut().expect("report");
+        report.remove("positive_docs");
+        report.remove("negative_docs");
+        let old = Model::from_json(&file.to_string()).expect("an older file loads");
+        let why = old.undersized().expect("unknown size");
+        assert!(why.contains("does not record"), "{why}");
+    }
 
     #[test]
     fn saved_and_loaded_models_score_identically() {

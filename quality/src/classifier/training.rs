@@ -150,6 +150,13 @@ impl From<TrainOptionsFields> for TrainOptions {
 /// score is at least 0.5).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainReport {
+    /// Curated documents given, held out ones included. `None` in a file written before the count was
+    /// recorded.
+    #[serde(default)]
+    pub positive_docs: Option<usize>,
+    /// Raw Common Crawl documents given, held out ones included (`None` as for `positive_docs`).
+    #[serde(default)]
+    pub negative_docs: Option<usize>,
     /// Documents trained on (both classes).
     pub train_docs: usize,
     /// Documents held out (both classes).
@@ -256,6 +263,8 @@ pub fn train(
     let trained_scores = score(&trained);
     let heldout_scores = score(&heldout);
     let report = TrainReport {
+        positive_docs: Some(positive.len()),
+        negative_docs: Some(negative.len()),
         train_docs: trained.len(),
         heldout_docs: heldout.len(),
         active_features: problem.columns(),

@@ -123,13 +123,65 @@ impl Stage for DedupCandidates {
 
 /// Checks candidate pairs by the exact Jaccard similarity of their stored shingle sets, a chunk at a
 /// time: pairs are buffered up to the budget, then each document's set is read once per chunk.
+///
+/// Memory: the queued pairs (16 bytes each) take at most a quarter of the budget, and the shingle sets loaded
+/// for a chunk are cached up to the rest of it. Pairs are checked in sorted order, so the first document's set
+/// is reused across its run of pairs; when the cache would pass its share, it is emptied before the next set
+/// is loaded, so the peak is the budget plus the two sets of the pair being compared.
 struct Verifier<'a, 'c> {
     ctx: &'a TaskContext<'c>,
     offsets: Offsets,
     threshold: f64,
     pending: Vec<(u64, u64)>,
     capacity: usize,
+    cache_bytes: usize,
     rejected: u64,
+}
+
+/// Shingle sets loaded for one chunk of pairs, at most `limit` bytes of them.
+struct SetCache {
+    sets: HashMap<u64, Arc<Vec<u64>>>,
+    bytes: usize,
+    limit: usize,
+}
+
+impl SetCache {
+    fn new(limit: usize) -> Self {
+        SetCache {
+            sets: HashMap::new(),
+            bytes: 0,
+            limit,
+        }
+    }
+
+    /// Bytes one cached set holds: its values and the map entry.
+    fn cost(set: &[u64]) -> usize {
+        set.len() * 8 + 64
+    }
+
+    /// The set of `node`, from the cache or from `load` into it. The cache is emptied first when the new set
+    /// would take it past its limit (a set a caller still holds stays alive through its `Arc`), and a set
+    /// larger than the whole limit is returned without being cached.
+    fn get_or_load(
+        &mut self,
+        node: u64,
+        load: impl FnOnce() -> Result<Vec<u64>>,
+    ) -> Result<Arc<Vec<u64>>> {
+        if let Some(set) = self.sets.get(&node) {
+            return Ok(set.clone());
+        }
+        let set = Arc::new(load()?);
+        let cost = Self::cost(&set);
+        if self.bytes + cost > self.limit {
+            self.sets.clear();
+            self.bytes = 0;
+        }
+        if cost <= self.limit {
+            self.sets.insert(node, set.clone());
+            self.bytes += cost;
+        }
+        Ok(set)
+    }
 }
 
 impl<'a, 'c> Verifier<'a, 'c> {
@@ -139,8 +191,8 @@ impl<'a, 'c> Verifier<'a, 'c> {
             offsets: Offsets::from_markers(&ctx.upstream(&Quality)?)?,
             threshold: ctx.run.config.dedup.threshold,
             pending: Vec::new(),
-            // Pairs are small; the sets they load are what the budget is for (~1 KiB a document).
-            capacity: (budget_bytes / 2048).max(64),
+            capacity: (budget_bytes / 4 / std::mem::size_of::<(u64, u64)>()).max(64),
+            cache_bytes: budget_bytes - budget_bytes / 4,
             rejected: 0,
         })
     }
@@ -160,11 +212,11 @@ impl<'a, 'c> Verifier<'a, 'c> {
         // Documents that share several bands are queued once per band.
         pairs.sort_unstable();
         pairs.dedup();
-        let mut sets: HashMap<u64, Arc<Vec<u64>>> = HashMap::new();
+        let mut cache = SetCache::new(self.cache_bytes);
         let mut kept = Vec::with_capacity(pairs.len());
         for (a, b) in pairs {
-            let sa = self.set(&mut sets, a)?;
-            let sb = self.set(&mut sets, b)?;
+            let sa = self.set(&mut cache, a)?;
+            let sb = self.set(&mut cache, b)?;
             if corpus_dedup::jaccard(&sa, &sb) >= self.threshold {
                 kept.push((a, b));
             } else {
@@ -174,13 +226,8 @@ impl<'a, 'c> Verifier<'a, 'c> {
         Ok(kept)
     }
 
-    fn set(&self, cache: &mut HashMap<u64, Arc<Vec<u64>>>, node: u64) -> Result<Arc<Vec<u64>>> {
-        if let Some(s) = cache.get(&node) {
-            return Ok(s.clone());
-        }
-        let set = Arc::new(self.load(node)?);
-        cache.insert(node, set.clone());
-        Ok(set)
+    fn set(&self, cache: &mut SetCache, node: u64) -> Result<Arc<Vec<u64>>> {
+        cache.get_or_load(node, || self.load(node))
     }
 
     /// Reads one document's shingle set: its end offset and the one before it from the index, then the
@@ -221,5 +268,40 @@ fn le_u64(bytes: &[u8], at: usize) -> Result<u64> {
     {
         Some(b) => Ok(u64::from_le_bytes(b)),
         None => bail!("shingle file shorter than its index says"),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_set_cache_stays_within_its_limit_and_loads_each_set_once_while_it_fits() {
+        // Room for three sets of 100 values (864 bytes each).
+        let mut cache = SetCache::new(3 * SetCache::cost(&[0; 100]));
+        let mut loads = 0;
+        let mut get = |cache: &mut SetCache, node: u64, len: usize| {
+            cache
+                .get_or_load(node, || {
+                    loads += 1;
+                    Ok(vec![node; len])
+                })
+                .unwrap()
+        };
+        for node in [1, 2, 3, 1, 2, 3] {
+            assert_eq!(*get(&mut cache, node, 100), vec![node; 100]);
+        }
+        assert_eq!(cache.sets.len(), 3);
+        // A fourth set empties the cache first; the bytes never pass the limit.
+        let held = get(&mut cache, 4, 100);
+        assert_eq!((cache.sets.len(), cache.bytes), (1, SetCache::cost(&held)));
+        assert!(cache.bytes <= cache.limit);
+        // A set larger than the limit is returned, not cached.
+        let huge = get(&mut cache, 5, 1000);
+        assert_eq!(huge.len(), 1000);
+        assert!(!cache.sets.contains_key(&5) && cache.bytes <= cache.limit);
+        // Sets 1, 2 and 3 were loaded once each while they fitted.
+        assert_eq!(loads, 5);
     }
 }

@@ -95,9 +95,10 @@ if [ $BUILD = 1 ] && [ -z "${CORPUS_BIN:-}" ]; then
 fi
 CORPUS=${CORPUS_BIN:-${CARGO_TARGET_DIR:-target}/release/corpus}
 [ -x "$CORPUS" ] || fail "no corpus binary at $CORPUS (build it, or set CORPUS_BIN)"
-CORPUS_DIR=$(cd "$(dirname "$CORPUS")" && pwd)
-# The peer scripts run `corpus` from PATH.
-export PATH="$CORPUS_DIR:$PATH"
+# The peer scripts run `corpus` from PATH: a link of that name to the measured binary, whatever its file name.
+mkdir -p "$SCRATCH/bin"
+ln -s "$(cd "$(dirname "$CORPUS")" && pwd)/$(basename "$CORPUS")" "$SCRATCH/bin/corpus"
+export PATH="$SCRATCH/bin:$PATH"
 
 # The inputs.
 INPUTS=.peers/inputs

@@ -47,7 +47,8 @@ RANK_FILE_URL = "https://openaipublic.blob.core.windows.net/encodings/{encoding}
 def offline_encoding(name, assets):
     """tiktoken.get_encoding(name) with the rank file taken from tiktoken-rs's assets instead of the web."""
     if assets is None:
-        found = sorted(glob.glob(os.path.expanduser("~/.cargo/registry/src/*/tiktoken-rs-*/assets")))
+        cargo_home = os.environ.get("CARGO_HOME") or os.path.expanduser("~/.cargo")
+        found = sorted(glob.glob(os.path.join(cargo_home, "registry/src/*/tiktoken-rs-*/assets")))
         if not found:
             raise SystemExit("no tiktoken-rs assets in cargo's registry: build corpus first or pass --assets")
         assets = found[-1]

@@ -34,6 +34,23 @@ pub use wikipedia::WikipediaReader;
 /// Bytes of a broken record kept as the text of its reject row.
 pub(crate) const RAW_KEEP: usize = 4096;
 
+/// The `meta` key that marks a document recovered from a record a strict reader would reject; its value
+/// is the reason it would have been rejected for. Today: WET records whose `Content-Length` does not match
+/// where the next record starts (`bad_content_length`), read up to that record instead (see `warc/`).
+pub const RECOVERED_META_KEY: &str = "recovered";
+
+/// The reason a document was recovered instead of rejected ([`RECOVERED_META_KEY`] in its `meta`), or
+/// `None` for a record read as it declared itself. Ingest counts these per part beside its documents,
+/// rejects and skips: a recovered document is also a document out.
+pub fn recovered_from(doc: &Document) -> Option<String> {
+    let meta = doc.meta.as_deref()?;
+    if !meta.contains(RECOVERED_META_KEY) {
+        return None;
+    }
+    let meta: serde_json::Value = serde_json::from_str(meta).ok()?;
+    meta.get(RECOVERED_META_KEY)?.as_str().map(str::to_string)
+}
+
 /// Where a reader's records come from: every record's id and every reject row of every reader is made
 /// here, so the id format (`{source}/{input-stem}/{record-index}`) and the reject row are written once.
 pub(crate) struct Origin {

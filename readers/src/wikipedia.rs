@@ -1283,4 +1283,315 @@ mod tests {
         let records = read_bytes(bz2, 1 << 16, MAX_DOC_BYTES);
         assert!(!records.is_empty());
     }
+
+    /// Wiki syntax that must never reach a document: tables, templates, links and references.
+    const MARKUP: [&str; 8] = ["{|", "|-", "|}", "{{", "}}", "[[", "]]", "<ref"];
+
+    /// Every markup token of `text` with the text around it, except tokens inside the content of a
+    /// `<math>` or `<nowiki>` element of the page (`verbatim`): the page shows that content as written,
+    /// and TeX keeps its braces (`{{SS} \over {I-1}}`). Whitespace is ignored when locating that content,
+    /// since the converter joins lines and collapses spaces.
+    fn markup_hits(text: &str, verbatim: &[String]) -> Vec<String> {
+        let kept: Vec<(usize, char)> = text
+            .char_indices()
+            .filter(|(_, c)| !c.is_whitespace())
+            .collect();
+        let squeezed: String = kept.iter().map(|(_, c)| *c).collect();
+        let char_at: BTreeMap<usize, usize> = squeezed
+            .char_indices()
+            .enumerate()
+            .map(|(k, (byte, _))| (byte, k))
+            .collect();
+        let mut covered = vec![false; text.len()];
+        for content in verbatim {
+            let needle: String = content.chars().filter(|c| !c.is_whitespace()).collect();
+            if needle.is_empty() {
+                continue;
+            }
+            for (at, _) in squeezed.match_indices(&needle) {
+                let first = char_at[&at];
+                for &(byte, c) in &kept[first..first + needle.chars().count()] {
+                    covered[byte..byte + c.len_utf8()].fill(true);
+                }
+            }
+        }
+        let mut hits = Vec::new();
+        for token in MARKUP {
+            for (at, _) in text.match_indices(token) {
+                if covered[at..at + token.len()].iter().all(|&c| c) {
+                    continue;
+                }
+                let from = text.floor_char_boundary(at.saturating_sub(40));
+                let to = text.ceil_char_boundary((at + token.len() + 40).min(text.len()));
+                hits.push(format!("{token} in {:?}", &text[from..to]));
+            }
+        }
+        hits
+    }
+
+    /// The contents of the `<name>` elements of a page's wikitext (self-closing ones have none).
+    fn element_contents(wikitext: &str, name: &str) -> Vec<String> {
+        let lower = wikitext.to_ascii_lowercase();
+        let (open, close) = (format!("<{name}"), format!("</{name}"));
+        let mut out = Vec::new();
+        let mut from = 0;
+        while let Some(at) = lower[from..].find(&open).map(|i| from + i) {
+            from = at + open.len();
+            let Some(gt) = lower[from..].find('>').map(|i| from + i) else {
+                break;
+            };
+            if !lower[from..].starts_with([' ', '\t', '\n', '>', '/']) || lower[..gt].ends_with('/')
+            {
+                continue;
+            }
+            let Some(end) = lower[gt..].find(&close).map(|i| gt + i) else {
+                break;
+            };
+            out.push(wikitext[gt + 1..end].to_string());
+            from = end;
+        }
+        out
+    }
+
+    /// Each page of a dump by title: its wikitext (every revision, joined) and the `<math>` and
+    /// `<nowiki>` contents it shows as written.
+    fn page_sources(xml: &[u8]) -> BTreeMap<String, (String, Vec<String>)> {
+        let xml = String::from_utf8_lossy(xml);
+        let mut pages = BTreeMap::new();
+        for page in xml.split("<page>").skip(1) {
+            let between = |open: &str, close: &str| -> Option<String> {
+                let start = page.find(open)? + open.len();
+                let end = start + page[start..].find(close)?;
+                Some(
+                    quick_xml::escape::unescape(&page[start..end])
+                        .ok()?
+                        .into_owned(),
+                )
+            };
+            let Some(title) = between("<title>", "</title>") else {
+                continue;
+            };
+            let mut wikitext = String::new();
+            for revision in page.split("<text").skip(1) {
+                let Some(gt) = revision.find('>') else {
+                    continue;
+                };
+                if revision[..gt].ends_with('/') {
+                    continue;
+                }
+                let body = &revision[gt + 1..];
+                let end = body.find("</text>").unwrap_or(body.len());
+                wikitext.push_str(&quick_xml::escape::unescape(&body[..end]).unwrap());
+                wikitext.push('\n');
+            }
+            let mut verbatim = element_contents(&wikitext, "math");
+            verbatim.extend(element_contents(&wikitext, "nowiki"));
+            pages.insert(normalize_text(&title), (wikitext, verbatim));
+        }
+        pages
+    }
+
+    /// Runs the detector over the documents of one dump. Returns one line per hit, naming the dump,
+    /// the page and the snippet, and the number of documents whose wikitext has markup for it to find.
+    fn leaks(name: &str, xml: &[u8], records: &[Record]) -> (Vec<String>, usize, usize) {
+        let sources = page_sources(xml);
+        let (mut found, mut docs, mut raw_with_markup) = (Vec::new(), 0, 0);
+        for doc in summary(records).docs {
+            docs += 1;
+            let title = doc.title.clone().unwrap_or_default();
+            let Some((wikitext, verbatim)) = sources.get(&title) else {
+                found.push(format!("{name}: no wikitext found for page {title:?}"));
+                continue;
+            };
+            if !markup_hits(wikitext, &[]).is_empty() {
+                raw_with_markup += 1;
+            }
+            for hit in markup_hits(&doc.text, verbatim) {
+                found.push(format!("{name}: page {title:?}: {hit}"));
+            }
+        }
+        (found, docs, raw_with_markup)
+    }
+
+    /// Pages whose tables parse-wiki-text does not take as tables, or whose markup it leaves as text.
+    fn markup_the_parser_misses() -> String {
+        let pages: [(&str, &str); 9] = [
+            (
+                "Bang header row",
+                "The cast was announced in May.\n\
+                 :{| class=\"wikitable\" style=\"text-align:center\"\n\
+                 |+ Cast\n\
+                 |-\n\
+                 ! colspan=\"2\" ! colspan=\"1\" rowspan=\"2\"|Actor !! Character !! Notes\n\
+                 |-\n\
+                 ! Film !! TV\n\
+                 |-\n\
+                 | rowspan=\"2\" | [[Tom Hanks]] || colspan=\"2\" | Woody || ''lead''\n\
+                 |}\n\
+                 Filming began in June.",
+            ),
+            (
+                "Nested tables",
+                "Results by round.\n\
+                 ::{| class=\"wikitable\"\n\
+                 |-\n\
+                 ! Round !! Detail\n\
+                 |-\n\
+                 | 1 ||\n\
+                 {| class=\"wikitable\"\n\
+                 |-\n\
+                 | inner [[cell]] || {{flag|FRA}}\n\
+                 |}\n\
+                 |-\n\
+                 | 2 || x\n\
+                 |}\n\
+                 The final was in Paris.",
+            ),
+            (
+                "Unclosed table",
+                "The list is incomplete.\n\
+                 {| class=\"wikitable\"\n\
+                 ! Year !! Title\n\
+                 |-\n\
+                 | 1999 || [[Film|A film]]\n\
+                 |-\n\
+                 | 2001 || Another",
+            ),
+            (
+                "Unclosed table before a section",
+                "Intro text.\n\
+                 {| class=\"wikitable\"\n\
+                 ! Year !! Title\n\
+                 |-\n\
+                 | 1999 || A film\n\
+                 \n\
+                 == Later life ==\n\
+                 He retired in 2005.",
+            ),
+            (
+                "Table in template leftovers",
+                "{{Infobox film\n\
+                 | name = X\n\
+                 | cast =\n\
+                 {| class=\"wikitable\"\n\
+                 ! A !! B\n\
+                 |-\n\
+                 | x || y\n\
+                 |}}}\n\
+                 {{Infobox person\n\
+                 | name = [[Y]]\n\
+                 X is a 1999 film.\n\
+                 |}\n\
+                 |-\n\
+                 It was a success.",
+            ),
+            (
+                "Unclosed reference and link",
+                "It sold well.<ref>{{cite web |url=http://x.test |title=T}} Sales figures\n\n\
+                 See [[Sales figures for more.\n\n\
+                 Another ]] stray and }} stray and <references />.",
+            ),
+            (
+                "Filmografie",
+                "Sie spielte in mehreren Filmen.\n\
+                 : {| class=\"wikitable sortable\"\n\
+                 |+ Filmografie (Auswahl)\n\
+                 |- class=\"hintergrundfarbe5\"\n\
+                 ! Jahr !! Titel !! Rolle\n\
+                 |-\n\
+                 | 1999 || [[Der Film]] || Hauptrolle [[Datei:Bild.jpg|mini|Ein Bild]]\n\
+                 |}\n\
+                 [[Kategorie:Schauspieler]]\n\
+                 Sie lebt in Berlin.",
+            ),
+            (
+                "Filmographie",
+                "Elle a tourné plusieurs films.\n\
+                 {| class=\"wikitable centré\"\n\
+                 |+ Légende\n\
+                 |-\n\
+                 ! Année !! Titre\n\
+                 |-\n\
+                 | 1999 || ''Film'' [[Paris|ville]]\n\
+                 |}\n\
+                 |}\n\
+                 Elle vit à Paris.",
+            ),
+            (
+                "Фильмография",
+                "Снималась в кино.\n\
+                 ::{| class=\"wikitable\"\n\
+                 ! Год !! Название\n\
+                 |-\n\
+                 | 1999 || [[Фильм]]\n\
+                 |}\n\
+                 Живёт в Москве.",
+            ),
+        ];
+        let mut xml = String::from(
+            "<mediawiki xml:lang=\"de\">\n<siteinfo><dbname>dewiki</dbname>\
+             <base>https://de.wikipedia.org/wiki/Wikipedia:Hauptseite</base><namespaces>\
+             <namespace key=\"0\" /><namespace key=\"6\">Datei</namespace>\
+             <namespace key=\"14\">Kategorie</namespace></namespaces></siteinfo>\n",
+        );
+        for (id, (title, wikitext)) in pages.iter().enumerate() {
+            xml.push_str(&format!(
+                "<page><title>{}</title><ns>0</ns><id>{id}</id><revision><id>{id}</id>\
+                 <text xml:space=\"preserve\">{}</text></revision></page>\n",
+                quick_xml::escape::escape(*title),
+                quick_xml::escape::escape(*wikitext)
+            ));
+        }
+        xml.push_str("</mediawiki>\n");
+        xml
+    }
+
+    #[test]
+    fn no_page_leaks_wiki_markup() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/wiki");
+        let mut dumps: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        dumps.sort();
+        let mut found = Vec::new();
+        for path in &dumps {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let mut xml = Vec::new();
+            let file = std::fs::File::open(path).unwrap();
+            if name.ends_with(".bz2") {
+                bzip2::read::MultiBzDecoder::new(file).read_to_end(&mut xml)
+            } else if name.ends_with(".gz") {
+                flate2::read::MultiGzDecoder::new(file).read_to_end(&mut xml)
+            } else {
+                std::io::BufReader::new(file).read_to_end(&mut xml)
+            }
+            .unwrap();
+            let records = read_file(path.to_str().unwrap());
+            let (leaks, docs, raw_with_markup) = leaks(&name, &xml, &records);
+            assert!(docs > 0, "{name}: no documents");
+            // The dumps hold markup for the detector to find (the enwiki sample on nearly every page).
+            if name.starts_with("enwiki") {
+                assert!(raw_with_markup * 10 > docs * 9, "{name}: {raw_with_markup}");
+            }
+            found.extend(leaks);
+        }
+        assert!(dumps.len() >= 2, "{dumps:?}");
+
+        let xml = markup_the_parser_misses();
+        let records = read_bytes(xml.clone().into_bytes(), 1 << 16, MAX_DOC_BYTES);
+        let (leaks, docs, raw_with_markup) = leaks("generated", xml.as_bytes(), &records);
+        assert_eq!(
+            (docs, raw_with_markup),
+            (9, 9),
+            "every generated page has markup to find"
+        );
+        found.extend(leaks);
+        assert!(
+            found.is_empty(),
+            "{} hits:\n{}",
+            found.len(),
+            found.join("\n")
+        );
+    }
 }

@@ -15,10 +15,19 @@
 //! formatting templates whose rendering is their own arguments (`{{lang|fr|déjà}}`, `{{convert|5|km}}`,
 //! `{{nowrap|...}}`), which would otherwise leave holes in sentences; `<math>` formulas are kept as their
 //! TeX source. Known gaps: every other template is removed (a sentence may lose a number or a name),
-//! tables are dropped whole,
 //! and interlanguage links are told by the shape of their prefix, not by the wiki's interwiki table.
 //! Two quirks of the parser are worked around here: piped links' trails are emitted twice, and numeric
 //! character references (`&#91;`) are left as text.
+//!
+//! Tables are dropped, not rendered as rows: a table's cells are labels and figures, not prose, and the
+//! tables the parser takes as tables were dropped already, so every table is treated alike. The parser does not take every
+//! table as one (an indented `:{|`, a table that never closes, a table inside a template left open, and
+//! whatever else it falls back to text on), and what it does not take would reach the text as raw
+//! `{| class=wikitable ... |- ! ...` rows. So tables are removed from the wikitext before parsing, the way
+//! MediaWiki's `doTableStuff` finds them ([`drop_tables`]), and every text the parser hands back goes through
+//! [`strip_leftover_markup`], which removes the template, link, reference and table syntax it failed to
+//! parse. The output holds no `{{`, `}}`, `[[`, `]]`, `{|`, `|}`, `|-` or `<ref`, except inside what the
+//! page shows as written: `<math>` TeX and `<nowiki>` text.
 
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -179,7 +188,8 @@ impl WikitextConverter {
     /// section ends up empty (`References` holding only `{{reflist}}`) are dropped.
     pub fn to_text(&self, wikitext: &str) -> Result<String, String> {
         // The parser indexes into the text in many places; a bug there must cost one page, not the task.
-        let wikitext = unwrap_plain_text_tags(wikitext);
+        let unwrapped = unwrap_plain_text_tags(wikitext);
+        let wikitext = drop_tables(&unwrapped);
         let wikitext = wikitext.as_ref();
         let converted = catch_unwind(AssertUnwindSafe(|| {
             let output = match self.config.parse_without_timeout(wikitext) {
@@ -337,10 +347,13 @@ impl<'w> Renderer<'w> {
     }
 
     fn text(&mut self, value: &str) {
-        // The parser resolves named entities (`&nbsp;`) but leaves numeric ones (`&#91;`) and the tags
-        // it does not know (`<big>`) in the text.
+        // The parser resolves named entities (`&nbsp;`) but leaves numeric ones (`&#91;`), the tags it
+        // does not know (`<big>`) and the markup it could not parse in the text. That markup is removed
+        // before the references are decoded: `<math>` and `<nowiki>` content is still written as
+        // references then, so its braces and brackets are kept.
         let stripped = strip_stray_tags(value);
-        let value = decode_numeric_references(&stripped);
+        let swept = strip_leftover_markup(&stripped);
+        let value = decode_numeric_references(&swept);
         if self.keep_newlines > 0 {
             self.inline.push_str(&value);
         } else {
@@ -766,6 +779,202 @@ fn unwrap_plain_text_tags(wikitext: &str) -> Cow<'_, str> {
     out.into()
 }
 
+/// Elements whose lines are not wikitext: code blocks and comments, where a `{|` line is no table.
+const VERBATIM_SPANS: [(&str, &str); 4] = [
+    ("<!--", "-->"),
+    ("<pre", "</pre"),
+    ("<source", "</source"),
+    ("<syntaxhighlight", "</syntaxhighlight"),
+];
+
+/// Removes every table from the wikitext, each replaced by the blank line (a paragraph break) the rendered
+/// table stands for. Tables are found as MediaWiki's `doTableStuff` finds them: one opens on a line that,
+/// after leading whitespace and indentation colons, starts with `{|`; it closes on a line starting with
+/// `|}`, whose rest is outside the table and kept (`|}}}` closing a template); tables nest. A table that
+/// never closes runs to the end of the page in MediaWiki; here it ends at the next section heading, so that
+/// a lost `|}` costs the rest of its section, not of the page. Lines inside comments and code blocks
+/// ([`VERBATIM_SPANS`]) are not table lines.
+fn drop_tables(wikitext: &str) -> Cow<'_, str> {
+    if !wikitext.contains("{|") {
+        return wikitext.into();
+    }
+    let lines: Vec<&str> = wikitext.split('\n').collect();
+    let verbatim = verbatim_lines(&lines);
+    let opens = |i: usize| {
+        let text = lines[i].trim_start().trim_start_matches(':').trim_start();
+        !verbatim[i] && text.starts_with("{|")
+    };
+    let closes = |i: usize| !verbatim[i] && lines[i].trim_start().starts_with("|}");
+    // Each table's closing line: a `|}` closes the innermost open table.
+    let mut closing = vec![None; lines.len()];
+    let mut open = Vec::new();
+    for i in 0..lines.len() {
+        if opens(i) {
+            open.push(i);
+        } else if closes(i)
+            && let Some(start) = open.pop()
+        {
+            closing[start] = Some(i);
+        }
+    }
+    let mut out: Vec<&str> = Vec::with_capacity(lines.len());
+    let mut i = 0;
+    while i < lines.len() {
+        if !opens(i) {
+            out.push(lines[i]);
+            i += 1;
+            continue;
+        }
+        out.push("");
+        match closing[i] {
+            Some(end) => {
+                let rest = &lines[end].trim_start()["|}".len()..];
+                if !rest.trim().is_empty() {
+                    out.push(rest);
+                }
+                i = end + 1;
+            }
+            None => {
+                i = (i + 1..lines.len())
+                    .find(|&k| is_heading(lines[k]))
+                    .unwrap_or(lines.len());
+            }
+        }
+    }
+    out.join("\n").into()
+}
+
+/// A section heading line: `== Title ==`.
+fn is_heading(line: &str) -> bool {
+    let line = line.trim_end();
+    line.len() >= 3 && line.starts_with('=') && line.ends_with('=')
+}
+
+/// For each line, whether it starts inside a comment or code block ([`VERBATIM_SPANS`]).
+fn verbatim_lines(lines: &[&str]) -> Vec<bool> {
+    let mut inside: Option<&str> = None;
+    lines
+        .iter()
+        .map(|line| {
+            let starts_inside = inside.is_some();
+            let lower = line.to_ascii_lowercase();
+            let mut rest = lower.as_str();
+            loop {
+                match inside {
+                    Some(close) => match rest.find(close) {
+                        Some(at) => {
+                            rest = &rest[at + close.len()..];
+                            inside = None;
+                        }
+                        None => break,
+                    },
+                    None => {
+                        let next = VERBATIM_SPANS
+                            .iter()
+                            .filter_map(|(open, close)| {
+                                rest.find(open).map(|at| (at, *open, *close))
+                            })
+                            .min_by_key(|(at, ..)| *at);
+                        let Some((at, open, close)) = next else {
+                            break;
+                        };
+                        rest = &rest[at + open.len()..];
+                        let self_closing = open != "<!--"
+                            && rest.split('>').next().is_some_and(|tag| tag.ends_with('/'));
+                        if !self_closing {
+                            inside = Some(close);
+                        }
+                    }
+                }
+            }
+            starts_inside
+        })
+        .collect()
+}
+
+/// Removes the markup the parser left as text (it falls back to text on what it cannot parse): a
+/// reference (`<ref>` to `</ref>`, or to the end of its line when unclosed) and the `<references />` tag,
+/// a template (`{{` to its matching `}}`, or to the end of its line when unclosed, so that an unclosed
+/// `{{` costs one line, not the rest of the page), a link written out (`[[target|label]]` becomes its
+/// label), and stray `}}`, `[[`, `]]`, `{|`, `|}` and `|-`.
+fn strip_leftover_markup(text: &str) -> Cow<'_, str> {
+    const STRAY: [&str; 6] = ["}}", "[[", "]]", "{|", "|}", "|-"];
+    if !text
+        .bytes()
+        .any(|b| matches!(b, b'<' | b'{' | b'}' | b'[' | b']' | b'|'))
+    {
+        return text.into();
+    }
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    while let Some(c) = text[at..].chars().next() {
+        let rest = &text[at..];
+        let lower_rest = &lower[at..];
+        if lower_rest.starts_with("<ref") || lower_rest.starts_with("</ref") {
+            let tag_end = rest.find('>').map_or(text.len(), |gt| at + gt + 1);
+            let opens_element = lower_rest.starts_with("<ref")
+                && lower_rest[4..].starts_with([' ', '\t', '\n', '>'])
+                && !text[..tag_end].ends_with("/>");
+            at = if opens_element {
+                lower[tag_end..]
+                    .find("</ref")
+                    .and_then(|close| {
+                        let close = tag_end + close;
+                        lower[close..].find('>').map(|gt| close + gt + 1)
+                    })
+                    .unwrap_or_else(|| line_end(text, at))
+            } else {
+                tag_end
+            };
+        } else if rest.starts_with("{{") {
+            at = template_end(text, at).unwrap_or_else(|| line_end(text, at));
+        } else if rest.starts_with("[[")
+            && let Some(close) = rest[2..].find("]]")
+        {
+            let inner = &rest[2..2 + close];
+            let label = inner.rsplit('|').next().unwrap_or(inner);
+            out.push_str(&strip_leftover_markup(label));
+            at += 2 + close + 2;
+        } else if STRAY.iter().any(|t| rest.starts_with(t)) {
+            at += 2;
+        } else {
+            out.push(c);
+            at += c.len_utf8();
+        }
+    }
+    out.into()
+}
+
+/// Where the line that `at` is on ends (at its `\n`, or the end of the text).
+fn line_end(text: &str, at: usize) -> usize {
+    text[at..].find('\n').map_or(text.len(), |i| at + i)
+}
+
+/// The end of the template that starts at `start` (just after its matching `}}`), nested ones counted.
+fn template_end(text: &str, start: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = start;
+    while i + 1 < bytes.len() {
+        match &bytes[i..i + 2] {
+            b"{{" => {
+                depth += 1;
+                i += 2;
+            }
+            b"}}" => {
+                depth -= 1;
+                i += 2;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
 fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
     haystack
         .as_bytes()
@@ -978,6 +1187,54 @@ mod tests {
         );
         assert!(is_interlanguage("de:Ada") && is_interlanguage("be-x-old:Ada"));
         assert!(!is_interlanguage("Wikipedia:Ada") && !is_interlanguage("wikt:ada"));
+    }
+
+    #[test]
+    fn tables_the_parser_misses_are_dropped() {
+        // Indented with `:` (the parser leaves it as text), a `!`-separated header row with spans, nested.
+        assert_eq!(
+            text(
+                "Cast.\n:{| class=\"wikitable\"\n|-\n! colspan=\"2\" ! colspan=\"1\" rowspan=\"2\"|Actor !! Role\n\
+                 |-\n| [[Tom]] ||\n{| class=\"x\"\n| inner\n|}\n|}\nAfter."
+            ),
+            "Cast.\n\nAfter."
+        );
+        // Never closed: it ends at the next heading, the rest of its section with it.
+        assert_eq!(
+            text(
+                "Intro.\n{| class=\"wikitable\"\n! A !! B\n|-\n| 1 || 2\nlost\n== Later ==\nKept."
+            ),
+            "Intro.\n\nLater\n\nKept."
+        );
+        assert_eq!(text("Intro.\n  {|\n| a || b"), "Intro.");
+        // What follows `|}` on its line closes the template around the table.
+        assert_eq!(
+            text("A.\n{{Infobox\n| cast =\n{| class=\"wikitable\"\n| x || y\n|}}}\nB."),
+            "A.\n\nB."
+        );
+        // A `{|` line in a comment or a code block is no table.
+        assert_eq!(
+            text(
+                "A.\n<!--\n{| old table\n-->\nB.\n<syntaxhighlight lang=\"text\">\n{|\n</syntaxhighlight>\nC."
+            ),
+            "A. B. C."
+        );
+        // Markup left as text: an unclosed reference, template and link, stray closers.
+        assert_eq!(
+            text("Sold.<ref>{{cite|x}} Note\n\nSee [[a|b]] more ]] and }} and |} here."),
+            "Sold. Note\n\nSee b more and and here."
+        );
+        assert_eq!(
+            strip_leftover_markup(
+                "a [[x|[[y|z]]]] {{t|{{u}}}} b <REF name=c/> <ref>d</ref>e {{f|g\nh <ref>i\nj"
+            ),
+            "a z  b  e \nh \nj"
+        );
+        // `<math>` and `<nowiki>` content is shown as written.
+        assert_eq!(
+            text("<math>{{a} \\over b}</math> and <nowiki>{{b}}</nowiki>"),
+            "{{a} \\over b} and {{b}}"
+        );
     }
 
     #[test]

@@ -43,7 +43,11 @@ pub fn status(storage: &Arc<Storage>, work: &str) -> Result<Value> {
             .collect();
         let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
         let mut skipped: BTreeMap<String, u64> = BTreeMap::new();
+        let mut recovered: BTreeMap<String, u64> = BTreeMap::new();
         for m in &current {
+            for (r, n) in &m.counts.recovered_by_reason {
+                *recovered.entry(r.clone()).or_default() += n;
+            }
             for (r, n) in &m.counts.rejected_by_reason {
                 *reasons.entry(r.clone()).or_default() += n;
             }
@@ -61,6 +65,7 @@ pub fn status(storage: &Arc<Storage>, work: &str) -> Result<Value> {
             "docs_rejected": current.iter().map(|m| m.counts.docs_rejected).sum::<u64>(),
             "rejected_by_reason": reasons,
             "skipped_by_kind": skipped,
+            "recovered_by_reason": recovered,
             "seconds": current.iter().map(|m| m.seconds).sum::<f64>(),
         }));
     }
@@ -82,7 +87,7 @@ pub fn render_status(v: &Value) -> String {
     let _ = writeln!(out, "work: {}", v["work"].as_str().unwrap_or(""));
     let _ = writeln!(
         out,
-        "{:<16} {:>7} {:>12} {:>12} {:>12}  rejected by reason / skipped records by kind",
+        "{:<16} {:>7} {:>12} {:>12} {:>12}  rejected by reason / skipped records by kind / recovered documents",
         "stage", "tasks", "docs in", "docs out", "rejected"
     );
     for s in v["stages"].as_array().into_iter().flatten() {
@@ -91,6 +96,10 @@ pub fn render_status(v: &Value) -> String {
         let skipped = pairs(&s["skipped_by_kind"]);
         if !skipped.is_empty() {
             notes = format!("{notes} / skipped: {skipped}");
+        }
+        let recovered = pairs(&s["recovered_by_reason"]);
+        if !recovered.is_empty() {
+            notes = format!("{notes} / recovered: {recovered}");
         }
         let _ = writeln!(
             out,

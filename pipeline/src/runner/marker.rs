@@ -20,6 +20,10 @@ pub struct Counts {
     /// They are neither documents in nor rejects.
     #[serde(default)]
     pub skipped_by_kind: BTreeMap<String, u64>,
+    /// Documents passed on although their record was malformed, per defect (a WET record whose
+    /// Content-Length is wrong, its text recovered up to the next record header). Each is also in `docs_out`.
+    #[serde(default)]
+    pub recovered_by_reason: BTreeMap<String, u64>,
     /// Input bytes read (as stored, e.g. compressed).
     pub bytes_in: u64,
     /// Output bytes written.
@@ -40,6 +44,14 @@ impl Counts {
     /// Counts one record that is not a document by design.
     pub fn skip(&mut self, kind: &str) {
         *self.skipped_by_kind.entry(kind.to_string()).or_default() += 1;
+    }
+
+    /// Notes that a document already counted by [`Counts::pass`] was recovered from a malformed record.
+    pub fn recover(&mut self, reason: &str) {
+        *self
+            .recovered_by_reason
+            .entry(reason.to_string())
+            .or_default() += 1;
     }
 
     /// Counts one document passed on.

@@ -1,5 +1,6 @@
 //! Per-stage accounting (`reports/{stage}.parquet`): one row per task with documents in/out/rejected, the
-//! rejects by reason, records skipped by kind, bytes and seconds, built from the completion markers so it is
+//! rejects by reason, records skipped by kind, documents recovered from malformed records by defect, bytes and
+//! seconds, built from the completion markers so it is
 //! the same whichever process writes it.
 
 use std::collections::BTreeMap;
@@ -25,6 +26,7 @@ fn report_schema() -> Arc<Schema> {
         Field::new("docs_rejected", DataType::UInt64, false),
         count_map_field("rejected_by_reason", "reason", "documents"),
         count_map_field("skipped_by_kind", "kind", "records"),
+        count_map_field("recovered_by_reason", "reason", "documents"),
         Field::new("bytes_in", DataType::UInt64, false),
         Field::new("bytes_out", DataType::UInt64, false),
         Field::new("seconds", DataType::Float64, false),
@@ -56,6 +58,11 @@ pub fn write_report(run: &RunContext, stage: &str, path: &str, markers: &[Marker
             "kind",
             "records",
             markers.iter().map(|m| &m.counts.skipped_by_kind),
+        )?,
+        count_map_array(
+            "reason",
+            "documents",
+            markers.iter().map(|m| &m.counts.recovered_by_reason),
         )?,
         u64s(&|m| m.counts.bytes_in),
         u64s(&|m| m.counts.bytes_out),
@@ -94,6 +101,11 @@ pub fn read_report(storage: &Arc<Storage>, loc: &Location) -> Result<BTreeMap<u3
                 docs_rejected: drej.value(i),
                 rejected_by_reason: count_map_values(&batch, "rejected_by_reason", i)?,
                 skipped_by_kind: count_map_values(&batch, "skipped_by_kind", i)?,
+                // Reports written before recovery was counted have no such column.
+                recovered_by_reason: match batch.column_by_name("recovered_by_reason") {
+                    Some(_) => count_map_values(&batch, "recovered_by_reason", i)?,
+                    None => BTreeMap::new(),
+                },
                 bytes_in: bin.value(i),
                 bytes_out: bout.value(i),
             };

@@ -54,6 +54,9 @@ impl Stage for Ingest {
                 match record {
                     Record::Doc(doc) => {
                         counts.pass();
+                        if let Some(reason) = corpus_readers::recovered_from(&doc) {
+                            counts.recover(&reason);
+                        }
                         batch.push(&doc);
                         if batch.is_full() {
                             ctx.progress(batch.len() as u64);

@@ -21,10 +21,30 @@ fn reports_balance_and_rejects_have_reasons() {
     let gz =
         std::fs::read(corpus_tests::data_dir().join("webtext/c4-en-sample.02.json.gz")).unwrap();
     std::fs::write(bad.join("truncated.jsonl.gz"), &gz[..gz.len() / 2]).unwrap();
+    // A WET file whose first record declares 12 bytes of its 60: its text is recovered up to the next header.
+    let wet = dir.path().join("wet");
+    std::fs::create_dir_all(&wet).unwrap();
+    let record = |uri: &str, text: &str, length: usize| {
+        format!(
+            "WARC/1.0\r\nWARC-Type: conversion\r\nWARC-Target-URI: {uri}\r\n\
+             WARC-Date: 2019-07-17T12:15:59Z\r\nContent-Type: text/plain\r\n\
+             Content-Length: {length}\r\n\r\n{text}\r\n\r\n"
+        )
+    };
+    let first = "A page whose length was written wrong by a hand-made tool.";
+    let second = "A page whose length is right.";
+    std::fs::write(
+        wet.join("hand-made.warc.wet"),
+        record("http://example.com/a", first, 12)
+            + &record("http://example.com/b", second, second.len()),
+    )
+    .unwrap();
     let opts = TestConfig {
         extra_sources: format!(
-            "\n[[sources]]\nname = \"broken\"\nformat = \"jsonl\"\npaths = [\"{}/*\"]\nweight = 0.0\n",
-            bad.display()
+            "\n[[sources]]\nname = \"broken\"\nformat = \"jsonl\"\npaths = [\"{}/*\"]\nweight = 0.0\n\
+             \n[[sources]]\nname = \"hand_made_wet\"\nformat = \"wet\"\npaths = [\"{}/*\"]\nweight = 0.0\n",
+            bad.display(),
+            wet.display()
         ),
         ..TestConfig::default()
     };
@@ -38,6 +58,14 @@ fn reports_balance_and_rejects_have_reasons() {
         "3",
     ])
     .ok();
+
+    let status = run(&["status", "--work", work.to_str().unwrap(), "--json"]).ok();
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(
+        status["stages"][0]["recovered_by_reason"],
+        serde_json::json!({"bad_content_length": 1}),
+        "{status}"
+    );
 
     let storage: Arc<Storage> = Storage::new().unwrap();
     let root = storage.resolve(work.to_str().unwrap()).unwrap();
@@ -92,6 +120,17 @@ fn reports_balance_and_rejects_have_reasons() {
                     "no {reason} reject: {reasons:?}"
                 );
             }
+            let mut recovered = std::collections::BTreeMap::<String, u64>::new();
+            for c in report.values() {
+                for (r, n) in &c.recovered_by_reason {
+                    *recovered.entry(r.clone()).or_default() += n;
+                }
+            }
+            assert_eq!(
+                recovered,
+                [("bad_content_length".to_string(), 1)].into(),
+                "the WET record with the wrong length is recovered and counted"
+            );
             let reject_rows: u64 = std::fs::read_dir(work.join("ingest/rejects"))
                 .unwrap()
                 .map(|e| parquet_rows(&e.unwrap().path()))

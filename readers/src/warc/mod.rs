@@ -17,7 +17,8 @@
 //! `url` is `WARC-Target-URI` (without the `<...>` wget writes), `title` the page's `<title>`. `meta` has
 //! `warc_date`, `warc_record_id`, `warc_truncated` (when set), and for WARC `content_type`, `charset`,
 //! `http_status` and `extractor` (`readability`, `body` or `plain`); for WET `content_type`,
-//! `warc_refers_to` and `languages` (`WARC-Identified-Content-Language`).
+//! `warc_refers_to`, `languages` (`WARC-Identified-Content-Language`) and, for a recovered record,
+//! `recovered` (see below).
 //!
 //! Reject reasons: `corrupt_gzip`, `truncated_gzip`, `decompression_bomb`, `read_error` (the stream);
 //! `not_a_record`, `malformed_header`, `bad_content_length`, `truncated_record` (the framing);
@@ -28,7 +29,20 @@
 //! member is one reject, and reading resumes at the next gzip member header (`1f 8b 08`). A record with a
 //! broken header, a wrong `Content-Length` or a body cut short is one reject, and the parser resynchronises
 //! at the next `WARC/x.y` version line, also when a too-long `Content-Length` swallowed the start of the next
-//! record. Memory is bounded: header lines, header blocks and bodies have caps (`max_doc_bytes` plus 1 MiB
+//! record.
+//!
+//! A wrong `Content-Length` is a reject in WARC files only. A WARC payload is HTTP bytes (gzip, chunked,
+//! binary), whose end cannot be told from its content, so a record whose length is wrong is not trusted.
+//! A WET block is plain text, and hand-made and older cc_net WET files carry lengths that disagree with
+//! where the next record begins; cc_net's own WET parser ignores the length and ends each record at the
+//! next line starting with `WARC/1.0`. So in a WET file, a record whose length does not frame it (too short:
+//! text follows the declared end; too long: the next record starts inside the declared body, or the file
+//! ends first) is read up to the next line that starts a record, the blank lines that separate records
+//! trimmed off. It becomes a document as usual, with `"recovered": "bad_content_length"` in `meta`
+//! ([`crate::RECOVERED_META_KEY`], read with [`crate::recovered_from`]) so that it can be counted. What cannot be
+//! delimited stays a reject: a last record cut short of its length by the end of the file without a
+//! record end (a blank line) is `truncated_record`, a block with no record start within the record cap is
+//! `too_large`, and a length over the record cap is read as declared. Memory is bounded: header lines, header blocks and bodies have caps (`max_doc_bytes` plus 1 MiB
 //! for a body), a record over the cap is skipped without being held, and a gzip member that expands more
 //! than 100:1 past 16 MiB is treated as a decompression bomb.
 //!
@@ -170,6 +184,12 @@ impl WarcReader {
     /// Skips to the next line that starts with a WARC version line (or to the end of the readable data);
     /// returns the bytes skipped.
     fn skip_to_record(&mut self) -> u64 {
+        self.scan_to_record(&mut |_| {})
+    }
+
+    /// Consumes the bytes up to the next line that starts with a WARC version line (or to the end of the
+    /// readable data), handing them to `sink` in order; returns how many there were.
+    fn scan_to_record(&mut self, sink: &mut dyn FnMut(&[u8])) -> u64 {
         const MARK: &[u8] = b"\nWARC/";
         if is_version_line(self.data.fill(16)) {
             return 0;
@@ -181,6 +201,7 @@ impl WarcReader {
                 // The end of the data (or a gzip break) is near: search what is left, then stop there.
                 let found = find_all(buf, MARK).find(|&i| is_version_line(&buf[i + 1..]));
                 let n = found.map_or(buf.len(), |i| i + 1);
+                sink(&buf[..n]);
                 self.data.consume(n);
                 return skipped + n as u64;
             }
@@ -188,12 +209,14 @@ impl WarcReader {
             let found = find_all(buf, MARK).find(|&i| i <= limit && is_version_line(&buf[i + 1..]));
             match found {
                 Some(i) => {
+                    sink(&buf[..i + 1]);
                     self.data.consume(i + 1);
                     return skipped + i as u64 + 1;
                 }
                 None => {
                     // Keep the tail: a marker may straddle the end of the buffer.
                     let n = limit + 1;
+                    sink(&buf[..n]);
                     self.data.consume(n);
                     skipped += n as u64;
                 }
@@ -372,16 +395,24 @@ impl WarcReader {
         };
         let keep = length <= self.max_record_bytes;
         let read = self.read_body(length, keep);
-        if read < length {
-            return Some(self.cut_body(start, &header, length, read));
-        }
+        // WET blocks are plain text, so one that its length does not frame can be delimited by the next
+        // record header instead; WARC payloads cannot (see `recover_wet_block`).
+        let mut recovered = false;
         let mut trailer = Vec::new();
-        match self.end_of_record(&mut trailer) {
-            RecordEnd::Next => {}
-            RecordEnd::Missing => {
+        let end = (read == length).then(|| self.end_of_record(&mut trailer));
+        match end {
+            Some(RecordEnd::Next) => {}
+            _ if self.wet && keep => {
+                if let Some(reject) = self.recover_wet_block(start, &header, length, &trailer) {
+                    return Some(reject);
+                }
+                recovered = true;
+            }
+            None => return Some(self.cut_body(start, &header, length, read)),
+            Some(RecordEnd::Missing) => {
                 return Some(self.bad_length(start, &header, length, keep, &trailer));
             }
-            RecordEnd::Junk => {
+            Some(RecordEnd::Junk) => {
                 // Skip the junk now: when it ends at a gzip member that broke under this record, the
                 // record's bytes are suspect too; otherwise the junk is the next call's reject.
                 let junk_start = self.data.offset;
@@ -421,7 +452,7 @@ impl WarcReader {
         }
         let body = std::mem::take(&mut self.body);
         let record = if self.wet {
-            self.wet_document(start, &header, &body)
+            self.wet_document(start, &header, &body, recovered)
         } else {
             self.response_document(start, &header, &body)
         };
@@ -493,8 +524,67 @@ impl WarcReader {
         self.reject(start, reason, detail, raw)
     }
 
-    /// A WET `conversion` record: the block is the text.
-    fn wet_document(&mut self, start: u64, header: &WarcHeader, block: &[u8]) -> Record {
+    /// WET only: the block of a record whose `Content-Length` does not frame it (the body runs short of the
+    /// file, or is not followed by the record end and the next record), delimited as cc_net's WET parser
+    /// delimits every record: by the next line that starts a record (`WARC/1.0`, `WARC/1.1`). The bytes
+    /// read and the trailer are put back, read again up to that line into `self.body`, and the blank lines
+    /// that separate records are trimmed off the end. Without a next record, the text runs to the end of
+    /// the data, unless the end cut the declared length short and the bytes do not end with a record end
+    /// (a blank line): that is a truncated file, rejected `truncated_record`. A block with no record
+    /// start within the record cap is `too_large`, and one that a broken gzip member ends is that
+    /// member's reject. Returns that reject, or `None` when `self.body` holds the recovered block.
+    fn recover_wet_block(
+        &mut self,
+        start: u64,
+        header: &WarcHeader,
+        length: u64,
+        trailer: &[u8],
+    ) -> Option<Record> {
+        let read = self.body.len() as u64;
+        let mut block = std::mem::take(&mut self.body);
+        self.data.unread(trailer);
+        self.data.unread(&block);
+        block.clear();
+        let limit = self.max_record_bytes;
+        let total = self.scan_to_record(&mut |bytes| {
+            if block.len() as u64 <= limit {
+                block.extend_from_slice(bytes);
+            }
+        });
+        let at_record = is_version_line(self.data.fill(16));
+        if !at_record && let Some(b) = self.data.take_break_before(self.data.offset) {
+            return Some(self.break_reject(start, "record damaged", b));
+        }
+        let url = header.url().unwrap_or_default();
+        if total > limit {
+            let detail = format!(
+                "{url}: Content-Length {length} is wrong and the block runs over the {limit}-byte limit"
+            );
+            return Some(self.reject(start, "too_large", detail, Some(&header.raw)));
+        }
+        let ends_as_record = block.ends_with(b"\r\n\r\n") || block.ends_with(b"\n\n");
+        if !at_record && read < length && !ends_as_record {
+            let detail = format!("{url}: file ends after {read} of {length} body bytes");
+            return Some(self.reject(start, "truncated_record", detail, Some(&header.raw)));
+        }
+        let text_end = block
+            .iter()
+            .rposition(|&b| b != b'\r' && b != b'\n')
+            .map_or(0, |i| i + 1);
+        block.truncate(text_end);
+        self.body = block;
+        None
+    }
+
+    /// A WET `conversion` record: the block is the text. A block recovered by [`Self::recover_wet_block`]
+    /// is marked in `meta` ([`crate::RECOVERED_META_KEY`]).
+    fn wet_document(
+        &mut self,
+        start: u64,
+        header: &WarcHeader,
+        block: &[u8],
+        recovered: bool,
+    ) -> Record {
         let url = header.url();
         let Ok(text) = std::str::from_utf8(block) else {
             let detail = format!("{}: conversion block is not UTF-8", url.unwrap_or_default());
@@ -508,6 +598,13 @@ impl WarcReader {
             "languages",
             header.get("WARC-Identified-Content-Language"),
         );
+        if recovered {
+            put(
+                &mut meta,
+                crate::RECOVERED_META_KEY,
+                Some("bad_content_length"),
+            );
+        }
         self.document(start, header, url, None, text, meta)
     }
 
@@ -1276,6 +1373,121 @@ mod tests {
         assert_eq!(d.text, "Title line\nCaf\u{e9} text\n");
         assert_eq!(meta(d)["languages"], "eng,fra");
         assert_eq!(rejects(&records)[0].rule, "ingest.wet");
+    }
+
+    /// A record around `block` whose `Content-Length` is off by `error` bytes.
+    fn record_with_length_error(kind: &str, extra: &str, block: &[u8], error: i64) -> Vec<u8> {
+        let right = format!("Content-Length: {}\r\n", block.len());
+        let wrong = format!("Content-Length: {}\r\n", block.len() as i64 + error);
+        let r = String::from_utf8(record(kind, extra, block)).unwrap();
+        r.replacen(&right, &wrong, 1).into_bytes()
+    }
+
+    #[test]
+    fn wet_records_with_a_wrong_content_length_are_recovered() {
+        // (text, Content-Length error, recovered): too short before a blank line, too long into the next
+        // record's header, too short inside a line, too long past the end of the file.
+        let second = "\n\nSecond paragraph, after the declared end.";
+        let records: [(&str, i64, bool); 6] = [
+            ("Right length.\nTwo lines.", 0, false),
+            (
+                "First line\n\nSecond paragraph, after the declared end.",
+                -(second.len() as i64),
+                true,
+            ),
+            ("Declared 30 bytes too long.", 30, true),
+            ("Right length again.", 0, false),
+            ("Declared 3 bytes short, inside a line.", -3, true),
+            (
+                "Last record, declared 50 bytes too long.\nThe file ends here.",
+                50,
+                true,
+            ),
+        ];
+        let mut plain = Vec::new();
+        let mut gzipped = Vec::new();
+        for (text, error, _) in records {
+            let r = record_with_length_error(
+                "conversion",
+                "Content-Type: text/plain\r\n",
+                text.as_bytes(),
+                error,
+            );
+            gzipped.extend(gzip(&r));
+            plain.extend(r);
+        }
+        for (name, data) in [("x.warc.wet", plain.clone()), ("x.warc.wet.gz", gzipped)] {
+            let read_back = read(data, name);
+            assert_eq!(
+                summary(&read_back),
+                (0..6).map(|i| format!("doc cc/x/{i}")).collect::<Vec<_>>(),
+                "{name}"
+            );
+            for (doc, (text, error, recovered)) in docs(&read_back).into_iter().zip(records) {
+                assert_eq!(doc.text, text, "{name}, error {error}");
+                assert_eq!(
+                    crate::recovered_from(doc).as_deref(),
+                    recovered.then_some("bad_content_length"),
+                    "{name}, error {error}"
+                );
+                assert_eq!(meta(doc)["content_type"], "text/plain");
+            }
+        }
+
+        // Cut inside the last record, short of its length and of a record end: a truncated file.
+        let cut = read(plain[..plain.len() - 10].to_vec(), "x.warc.wet");
+        assert_eq!(summary(&cut)[5], "reject cc/x/5 truncated_record");
+        assert_eq!(rejects(&cut)[0].rule, "ingest.wet");
+        // No next record within the cap: too large, and reading goes on at the next record.
+        let mut long = record_with_length_error("conversion", "", &[b'a'; 3000], -2000);
+        long.extend(record("conversion", "", b"after"));
+        let read_back = read_with(long, "x.warc.wet", true, 1000);
+        assert_eq!(
+            summary(&read_back),
+            ["reject cc/x/0 too_large", "doc cc/x/1"]
+        );
+    }
+
+    #[test]
+    fn warc_records_with_a_wrong_content_length_are_still_rejected() {
+        let payload = |text: &str| {
+            format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n{text}").into_bytes()
+        };
+        let extra = "Content-Type: application/http; msgtype=response\r\n";
+        let mut file = Vec::new();
+        for (text, error) in [
+            ("Right length.", 0),
+            ("Declared 5 bytes short.", -5),
+            ("Declared 30 bytes too long.", 30),
+            ("Right length again.", 0),
+            ("Last record, declared 50 bytes too long.", 50),
+        ] {
+            file.extend(record_with_length_error(
+                "response",
+                extra,
+                &payload(text),
+                error,
+            ));
+        }
+        for (name, data) in [("x.warc", file.clone()), ("x.warc.gz", gzip(&file))] {
+            let read_back = read(data, name);
+            assert_eq!(
+                summary(&read_back),
+                [
+                    "doc cc/x/0",
+                    "reject cc/x/1 bad_content_length",
+                    "reject cc/x/2 bad_content_length",
+                    "doc cc/x/3",
+                    "reject cc/x/4 truncated_record",
+                ],
+                "{name}"
+            );
+            assert!(
+                docs(&read_back)
+                    .iter()
+                    .all(|d| crate::recovered_from(d).is_none())
+            );
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 Usage: warc_datatrove.py FILE.warc.gz [REPEAT]. Prints one JSON line shaped like `corpus bench read`.
 Run with the peers' virtual environment, which bench/peers/setup.sh creates:
-  .peers/bin/python bench/peers/warc_datatrove.py .peers/inputs/warc-mix.warc.gz
+  .peers/bin/python bench/peers/warc_datatrove.py .peers/inputs/warc-mix-x40.warc.gz
 """
 
 import json

@@ -184,7 +184,7 @@ static JANITOR_BYTES: [ByteClass; 256] = byte_classes(Mode::Janitor);
 /// Appends GPT-3 mode's normalisation of the non-whitespace character `c` to `word`: its lowercase
 /// form less every character that is not a letter or a number.
 fn push_gpt3_normalized(word: &mut String, c: char) {
-    match TWO_BYTE_GPT3.get((c as usize).wrapping_sub(0x80)) {
+    match BMP_GPT3.get((c as usize).wrapping_sub(0x80)) {
         Some(&Gpt3Char::Keep(lower)) => word.push(lower),
         Some(Gpt3Char::Delete) => {}
         Some(Gpt3Char::Other) | None => {
@@ -193,7 +193,7 @@ fn push_gpt3_normalized(word: &mut String, c: char) {
     }
 }
 
-/// GPT-3 mode's normalisation of one character, as [`TWO_BYTE_GPT3`] holds it.
+/// GPT-3 mode's normalisation of one character, as [`BMP_GPT3`] holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Gpt3Char {
     /// Lowercases to this one character, a letter or a number.
@@ -204,19 +204,25 @@ enum Gpt3Char {
     Other,
 }
 
-/// [`Gpt3Char`] of every two-byte character (U+0080–U+07FF: Latin, Greek, Cyrillic, Armenian,
-/// Hebrew, Arabic...), computed once from the same Unicode case mapping and properties that
-/// [`push_gpt3_normalized`] applies to other characters: their lookups are most of GPT-3 mode's
-/// time on such text.
-static TWO_BYTE_GPT3: LazyLock<Vec<Gpt3Char>> = LazyLock::new(|| {
-    ('\u{80}'..='\u{7ff}')
-        .map(|c| {
-            let mut lower = c.to_lowercase();
-            match (lower.next(), lower.next()) {
-                (Some(one), None) if one.is_alphanumeric() => Gpt3Char::Keep(one),
-                (Some(_), None) => Gpt3Char::Delete,
-                _ => Gpt3Char::Other,
+/// [`Gpt3Char`] of every non-ASCII character of the Basic Multilingual Plane (U+0080–U+FFFF, indexed
+/// by code point − 0x80; the surrogate code points, which are not characters, hold `Delete`), computed
+/// once (256 KiB) from the same Unicode case mapping and properties that [`push_gpt3_normalized`] applies
+/// to the characters beyond it. Those lookups were most of GPT-3 mode's time on non-ASCII text: two-byte
+/// scripts (Latin, Greek, Cyrillic, Hebrew, Arabic...), and in English books and web text the curly
+/// quotes and dashes of General Punctuation (U+2000–U+206F), whose `is_alphanumeric` takes Unicode's
+/// slow path.
+static BMP_GPT3: LazyLock<Vec<Gpt3Char>> = LazyLock::new(|| {
+    (0x80..=0xffff_u32)
+        .map(|code| match char::from_u32(code) {
+            Some(c) => {
+                let mut lower = c.to_lowercase();
+                match (lower.next(), lower.next()) {
+                    (Some(one), None) if one.is_alphanumeric() => Gpt3Char::Keep(one),
+                    (Some(_), None) => Gpt3Char::Delete,
+                    _ => Gpt3Char::Other,
+                }
             }
+            None => Gpt3Char::Delete,
         })
         .collect()
 });
@@ -1042,7 +1048,8 @@ mod tests {
 
     #[test]
     fn gpt3_normalization_table_matches_unicode() {
-        for c in ('\u{0}'..='\u{900}').chain(['Ω', 'ẞ', '東', '😀']) {
+        // Every character the table holds, and some beyond it.
+        for c in ('\u{0}'..='\u{10000}').chain(['😀', '𝐀', '𐐀', '\u{10ffff}']) {
             let mut word = String::new();
             push_gpt3_normalized(&mut word, c);
             let expected: String = c.to_lowercase().filter(|c| c.is_alphanumeric()).collect();
